@@ -1,0 +1,1 @@
+"""A Hugging Face Hub discussion bot: answers @mentions with a language model."""

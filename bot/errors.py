@@ -1,0 +1,55 @@
+"""The bot's errors, all in one tree.
+
+    BotError
+    ├── ConfigError          (bot.config) a setting is missing or malformed
+    ├── PromptError          a template in PROMPTS_DIR cannot be used
+    └── UpstreamError        the Hub or the model answered badly or not at all
+        └── TransientError   worth retrying: timeout, connection error, 429, 424, 5xx
+
+Messages say what happened and what to do; none ever contains a token or a secret.
+"""
+
+from __future__ import annotations
+
+
+class BotError(Exception):
+    """Base of every error the bot raises on purpose."""
+
+
+class PromptError(BotError):
+    """A prompt template is missing, does not parse, or uses an unknown variable."""
+
+
+class UpstreamError(BotError):
+    """A call to the Hub or the model failed for good.
+
+    `status` is the HTTP status (None when no answer came), `detail` the upstream's own
+    message, `hint` what an operator can do about it.
+    """
+
+    def __init__(self, service: str, status: int | None, detail: str, hint: str = "") -> None:
+        self.service = service
+        self.status = status
+        self.detail = detail
+        self.hint = hint
+        super().__init__(self.summary())
+
+    def summary(self) -> str:
+        status = f"HTTP {self.status}" if self.status is not None else "no answer"
+        text = f"{self.service}: {status}: {self.detail}"
+        return f"{text} ({self.hint})" if self.hint else text
+
+
+class TransientError(UpstreamError):
+    """A failure that may pass; `retry_after` is the upstream's own estimate in seconds."""
+
+    def __init__(
+        self,
+        service: str,
+        status: int | None,
+        detail: str,
+        hint: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        self.retry_after = retry_after
+        super().__init__(service, status, detail, hint)

@@ -1,0 +1,72 @@
+"""The Hub's REST API, as far as the bot uses it: who am I, and post a comment.
+
+Every URL is built here from `HF_ENDPOINT` and checked names; none is ever taken from a
+webhook payload, so a forged delivery cannot make the bot send its token anywhere else.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import httpx
+
+from bot.errors import UpstreamError
+from bot.events import DiscussionRef, Identity
+from bot.upstream import RetryPolicy, error_from_response, error_from_transport, json_body
+
+SERVICE = "Hub"
+
+
+def discussion_path(ref: DiscussionRef) -> str:
+    # Repo type in API paths is always plural, models included.
+    return f"/api/{ref.repo_type}s/{quote(ref.repo_name, safe='/')}/discussions/{ref.num}"
+
+
+class HubClient:
+    def __init__(self, http: httpx.AsyncClient, retry: RetryPolicy) -> None:
+        """`http` must carry HF_ENDPOINT as base_url and the bearer token as a default header."""
+        self._http = http
+        self._retry = retry
+
+    async def whoami(self) -> Identity:
+        async def attempt() -> Identity:
+            response = await self._send("GET", "/api/whoami-v2")
+            if response.status_code == 401:
+                raise UpstreamError(
+                    SERVICE, 401, "the token was rejected", "set HF_TOKEN to a valid token"
+                )
+            body = self._checked(response, "whoami")
+            if not isinstance(body, dict) or not body.get("id") or not body.get("name"):
+                raise UpstreamError(SERVICE, response.status_code, "whoami answer has no id/name")
+            return Identity(id=str(body["id"]), name=str(body["name"]))
+
+        return await self._retry.call(attempt)
+
+    async def post_comment(self, ref: DiscussionRef, text: str) -> str:
+        """Post `text` and return the new comment's id.
+
+        Never retried here: the API has no idempotency key, so a repeat could post twice.
+        """
+        response = await self._send(
+            "POST", discussion_path(ref) + "/comment", json={"comment": text}
+        )
+        body = self._checked(response, "post comment")
+        message = body.get("newMessage") if isinstance(body, dict) else None
+        return str(message.get("id", "")) if isinstance(message, dict) else ""
+
+    async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        try:
+            return await self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc, SERVICE, "check HF_ENDPOINT and the network") from None
+
+    @staticmethod
+    def _checked(response: httpx.Response, what: str) -> object:
+        if response.is_success:
+            return json_body(response, SERVICE)
+        hint = {
+            401: "HF_TOKEN is invalid or expired",
+            403: "the bot account's token needs write access, and the repo must allow comments",
+            404: "the repo or discussion does not exist, or is private to the bot",
+        }.get(response.status_code, f"{what} failed")
+        raise error_from_response(response, SERVICE, hint)

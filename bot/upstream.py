@@ -1,0 +1,128 @@
+"""Calling the Hub and the model: how a failed answer becomes an error, and the one retry policy.
+
+Only transient failures are retried (timeouts, connection errors, 429, 424, 5xx). The wait is
+the upstream's own estimate when it gives one (`Retry-After`, the Hub's `RateLimit` header, a
+loading model's `estimated_time`), else exponential backoff with jitter. The total time spent
+waiting is bounded by `RetryPolicy.budget`, so a job never hangs on a model that will not load.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import re
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import httpx
+from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
+
+from bot.errors import TransientError, UpstreamError
+
+T = TypeVar("T")
+log = logging.getLogger("bot.upstream")
+
+TRANSIENT_STATUSES = frozenset({408, 424, 425, 429})
+_RATELIMIT_RESET = re.compile(r"\bt=(\d+(?:\.\d+)?)")
+
+
+def error_from_response(response: httpx.Response, service: str, hint: str = "") -> UpstreamError:
+    """Turn a non-2xx answer into the right error, keeping the upstream's own message."""
+    status = response.status_code
+    detail = upstream_message(response)
+    if status in TRANSIENT_STATUSES or status >= 500:
+        return TransientError(service, status, detail, hint, retry_after=_retry_after(response))
+    return UpstreamError(service, status, detail, hint)
+
+
+def error_from_transport(exc: httpx.TransportError, service: str, hint: str = "") -> TransientError:
+    if isinstance(exc, httpx.TimeoutException):
+        return TransientError(service, None, "timed out", hint)
+    return TransientError(service, None, f"connection failed ({type(exc).__name__})", hint)
+
+
+def upstream_message(response: httpx.Response) -> str:
+    """The `error` field of a JSON answer, else the start of the body as plain text."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and body.get("error"):
+        error = body["error"]
+        text = "; ".join(map(str, error)) if isinstance(error, list) else str(error)
+    elif "html" in response.headers.get("content-type", ""):
+        text = "an HTML page instead of JSON"
+    else:
+        text = " ".join(response.text.split()) or response.reason_phrase or "no message"
+    return text[:300]
+
+
+def json_body(response: httpx.Response, service: str) -> Any:
+    """A 2xx answer's JSON; an answer that is not JSON is a (transient) upstream fault."""
+    try:
+        return response.json()
+    except ValueError:
+        raise TransientError(service, response.status_code, "answer is not JSON") from None
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    header = response.headers.get("retry-after")
+    if header:
+        if header.strip().isdigit():
+            return float(header)
+        when = email.utils.parsedate_to_datetime(header) if "," in header else None
+        if when is not None:
+            return max(0.0, when.timestamp() - time.time())
+    ratelimit = _RATELIMIT_RESET.search(response.headers.get("ratelimit", ""))
+    if ratelimit:
+        return float(ratelimit.group(1))
+    try:
+        body = response.json()
+    except ValueError:
+        return None
+    estimated = body.get("estimated_time") if isinstance(body, dict) else None
+    return float(estimated) if isinstance(estimated, int | float) else None
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How long to keep trying a transient failure. Tests pass their own `sleep`."""
+
+    budget: float = 120.0
+    max_attempts: int = 8
+    base_wait: float = 1.0
+    max_wait: float = 30.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
+
+    async def call(self, operation: Callable[[], Awaitable[T]]) -> T:
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            wait=self._wait,
+            stop=self._stop,
+            sleep=self.sleep,
+            before_sleep=_log_retry,
+            reraise=True,
+        )
+        return await retrying(operation)
+
+    def _wait(self, state: RetryCallState) -> float:
+        remaining = max(0.0, self.budget - state.idle_for)
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, TransientError) and exc.retry_after is not None:
+            return min(max(exc.retry_after, 0.0), remaining)
+        backoff = wait_random_exponential(multiplier=self.base_wait, max=self.max_wait)(state)
+        return min(backoff, remaining)
+
+    def _stop(self, state: RetryCallState) -> bool:
+        # Waits are clamped to what is left of the budget, so the last try lands at its end.
+        return state.idle_for >= self.budget or state.attempt_number >= self.max_attempts
+
+
+def _log_retry(state: RetryCallState) -> None:
+    exc = state.outcome.exception() if state.outcome else None
+    log.warning(
+        "retrying after=%s wait_s=%.1f attempt=%d", exc, state.upcoming_sleep, state.attempt_number
+    )

@@ -1,0 +1,86 @@
+"""Claims queued jobs and runs them, at most `concurrency` at once.
+
+Each runner loops: claim the oldest claimable job, run it, repeat; when none is ready it sleeps
+until `notify()` (a new job in this process) or the poll interval (jobs from another process,
+retries whose time has come, leases that expired). A running job's lease is renewed while it
+runs, so only a job whose process died is ever claimed twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from bot.store import Job, Store
+
+log = logging.getLogger("bot.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        store: Store,
+        run: Callable[[Job], Awaitable[None]],
+        concurrency: int,
+        lease_seconds: float = 300.0,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._run = run
+        self._concurrency = concurrency
+        self._lease = lease_seconds
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._runners: list[asyncio.Task[None]] = []
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._runners = [
+            asyncio.create_task(self._runner(), name=f"runner-{n}")
+            for n in range(self._concurrency)
+        ]
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop claiming; let running jobs finish within the grace period, then cancel them."""
+        self._stopping = True
+        self._wake.set()
+        if not self._runners:
+            return
+        _, pending = await asyncio.wait(self._runners, timeout=grace_seconds)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*self._runners, return_exceptions=True)
+
+    async def _runner(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            job = self._store.claim(self._lease)
+            if job is None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                continue
+            await self._run_with_lease(job)
+
+    async def _run_with_lease(self, job: Job) -> None:
+        renewer = asyncio.create_task(self._renew(job.id))
+        try:
+            await self._run(job)
+        except asyncio.CancelledError:
+            # Cut off by shutdown: hand the job back so the next start picks it up at once.
+            self._store.release(job.id)
+            raise
+        except Exception as exc:
+            log.exception("job=%d outcome=dead reason=internal-error", job.id)
+            self._store.finish(job.id, "dead", f"internal error: {type(exc).__name__}")
+        finally:
+            renewer.cancel()
+
+    async def _renew(self, job_id: int) -> None:
+        while True:
+            await asyncio.sleep(self._lease / 3)
+            self._store.renew(job_id, self._lease)

@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import json
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.app import create_app
+from bot.config import Secret, Settings
+from bot.events import Identity
+from bot.prompts import Prompts
+from bot.upstream import RetryPolicy
+from tests.fakes import BOT_ID, BOT_NAME, TOKEN, FakeHub, FakeModel, serve_in_thread
+
+ROOT = Path(__file__).resolve().parent.parent
+PAYLOADS = Path(__file__).parent / "fixtures" / "payloads"
+WEBHOOK_SECRET = "whsec-correct-horse-battery-staple"
+BOT = Identity(id=BOT_ID, name=BOT_NAME)
+
+
+def load_payload(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((PAYLOADS / f"{name}.json").read_text())
+    return data
+
+
+class RecordedSleep:
+    """Stands in for asyncio.sleep in the retry policy: notes each wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        hf_token=Secret(TOKEN),
+        webhook_secret=Secret(WEBHOOK_SECRET),
+        hf_endpoint="http://hub.test",
+        inference_url="http://model.test/models/bigscience/bloom",
+        data_dir=tmp_path / "data",
+        prompts_dir=ROOT / "prompts",
+        retry_budget=60,
+        shutdown_grace=5,
+    )
+
+
+@pytest.fixture
+def hub() -> FakeHub:
+    return FakeHub()
+
+
+@pytest.fixture
+def model() -> FakeModel:
+    return FakeModel()
+
+
+@pytest.fixture
+def sleeps() -> RecordedSleep:
+    return RecordedSleep()
+
+
+@pytest.fixture
+def retry(sleeps: RecordedSleep) -> RetryPolicy:
+    return RetryPolicy(budget=60, sleep=sleeps)
+
+
+@pytest.fixture
+def make_client(
+    settings: Settings, hub: FakeHub, model: FakeModel, retry: RetryPolicy
+) -> Iterator[Callable[..., httpx.Client]]:
+    """Serve the bot app on 127.0.0.1 against the fakes; `changes` tweak the settings."""
+    with contextlib.ExitStack() as stack:
+
+        def start(**changes: Any) -> httpx.Client:
+            tuned = replace(settings, **changes)
+            app = create_app(
+                tuned,
+                BOT,
+                Prompts(tuned.prompts_dir, tuned.prompt_template),
+                hub_transport=httpx.ASGITransport(app=hub.app),
+                model_transport=httpx.ASGITransport(app=model.app),
+                retry=retry,
+            )
+            url = stack.enter_context(serve_in_thread(app))
+            return stack.enter_context(httpx.Client(base_url=url, timeout=10))
+
+        yield start
+
+
+@pytest.fixture
+def client(make_client: Callable[..., httpx.Client]) -> httpx.Client:
+    return make_client()
+
+
+def deliver(
+    client: httpx.Client, payload: Any, *, path: str = "/webhook", **headers: str
+) -> httpx.Response:
+    """POST a payload the way the Hub does: JSON with the secret header."""
+    sent = {"X-Webhook-Secret": WEBHOOK_SECRET, **headers}
+    return client.post(path, content=json.dumps(payload), headers=sent)

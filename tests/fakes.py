@@ -1,0 +1,211 @@
+"""Fakes of the Hub and the Inference API, as ASGI apps shaped after ../shared/HUB_API.md.
+
+The same fake serves unit tests (through `httpx.ASGITransport`) and end-to-end tests (on a real
+socket on 127.0.0.1, via `serve_in_thread`), so there is one copy of each upstream to keep
+faithful. Each records every request it receives and can be scripted to fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+BOT_ID = "64b2f00d0000000000000b07"
+BOT_NAME = "hub-bot"
+TOKEN = "hf_test_token_0123456789abcdef"
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    authorization: str | None
+    body: Any
+
+
+@dataclass
+class Scripted:
+    """A canned answer; `json` None with `text` set sends a non-JSON body."""
+
+    status: int = 200
+    json: Any = None
+    text: str | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    content_type: str | None = None
+
+    def response(self) -> Response:
+        if self.text is not None:
+            return Response(
+                self.text, self.status, self.headers, media_type=self.content_type or "text/plain"
+            )
+        return JSONResponse(self.json, self.status, self.headers)
+
+
+class _Recorder:
+    def __init__(self) -> None:
+        self.requests: list[Received] = []
+        self.script: list[Scripted] = []
+        self._changed = threading.Condition()
+
+    async def record(self, request: Request) -> Received:
+        raw = await request.body()
+        try:
+            body: Any = json.loads(raw) if raw else None
+        except ValueError:
+            body = raw
+        entry = Received(
+            request.method, request.url.path, request.headers.get("authorization"), body
+        )
+        with self._changed:
+            self.requests.append(entry)
+            self._changed.notify_all()
+        return entry
+
+    def next_scripted(self) -> Scripted | None:
+        return self.script.pop(0) if self.script else None
+
+    def enqueue(self, *answers: Scripted) -> None:
+        self.script.extend(answers)
+
+    def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
+        """Block until `predicate` holds after some request, or the deadline passes."""
+        with self._changed:
+            return self._changed.wait_for(predicate, timeout)
+
+
+class FakeHub(_Recorder):
+    """Whoami, comments and discussion details, for one valid token."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        super().__init__()
+        self.token = token
+        self.ids = (f"{n:024x}" for n in itertools.count(0xC0FFEE000))
+        self.app = Starlette(
+            routes=[
+                Route("/api/whoami-v2", self._whoami, methods=["GET"]),
+                Route(
+                    "/api/{kind}/{repo:path}/discussions/{num:int}/comment",
+                    self._comment,
+                    methods=["POST"],
+                ),
+            ]
+        )
+
+    @property
+    def comments(self) -> list[Received]:
+        return [r for r in self.requests if r.path.endswith("/comment")]
+
+    def _authorised(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
+    async def _whoami(self, request: Request) -> Response:
+        await self.record(request)
+        if not self._authorised(request):
+            return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
+        scripted = self.next_scripted()
+        if scripted:
+            return scripted.response()
+        return JSONResponse(
+            {
+                "type": "user",
+                "id": BOT_ID,
+                "name": BOT_NAME,
+                "fullname": "Hub Bot",
+                "orgs": [],
+                "auth": {"type": "access_token", "accessToken": {"role": "write"}},
+            }
+        )
+
+    async def _comment(self, request: Request) -> Response:
+        entry = await self.record(request)
+        if not self._authorised(request):
+            return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
+        if request.path_params["kind"] not in ("models", "datasets", "spaces"):
+            return JSONResponse({"error": "Not Found"}, 404)
+        scripted = self.next_scripted()
+        if scripted:
+            return scripted.response()
+        if not isinstance(entry.body, dict) or not isinstance(entry.body.get("comment"), str):
+            return JSONResponse({"error": "comment is required"}, 400)
+        text = entry.body["comment"]
+        return JSONResponse(
+            {
+                "newMessage": {
+                    "id": next(self.ids),
+                    "type": "comment",
+                    "createdAt": "2026-11-23T07:00:00.000Z",
+                    "author": {"id": BOT_ID, "name": BOT_NAME, "type": "user", "isBot": True},
+                    "data": {
+                        "edited": False,
+                        "hidden": False,
+                        "latest": {
+                            "raw": text,
+                            "html": f"<p>{text}</p>",
+                            "updatedAt": "2026-11-23T07:00:00.000Z",
+                        },
+                    },
+                }
+            }
+        )
+
+
+class FakeModel(_Recorder):
+    """Text generation the Inference API way; answers `reply` unless scripted otherwise.
+
+    `echo` makes it ignore return_full_text=false and put the prompt in front, as some
+    deployments do.
+    """
+
+    def __init__(self, reply: str = "A model card describes what a model does.") -> None:
+        super().__init__()
+        self.reply = reply
+        self.echo = False
+        self.app = Starlette(routes=[Route("/{path:path}", self._generate, methods=["POST"])])
+
+    async def _generate(self, request: Request) -> Response:
+        entry = await self.record(request)
+        scripted = self.next_scripted()
+        if scripted:
+            return scripted.response()
+        prompt = entry.body["inputs"] if isinstance(entry.body, dict) else ""
+        text = prompt + self.reply if self.echo else self.reply
+        return JSONResponse([{"generated_text": text}])
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Starlette) -> Iterator[str]:
+    """Serve `app` on 127.0.0.1 in a background thread; yields its base URL."""
+    config = uvicorn.Config(app, host="127.0.0.1", port=free_port(), log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("fake server did not start")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{config.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
