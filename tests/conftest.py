@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-import json
 import contextlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path

@@ -1,0 +1,79 @@
+"""Settings: read once, validated, every error naming the setting and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import ConfigError, Secret, load_settings
+
+REQUIRED = {"HF_TOKEN": "hf_abc", "WEBHOOK_SECRET": "s3cret"}
+
+
+def test_defaults_follow_the_contract() -> None:
+    settings = load_settings(REQUIRED, env_file=None)
+
+    assert settings.hf_endpoint == "https://huggingface.co"
+    assert settings.host == "0.0.0.0"  # noqa: S104 - the contract: Spaces need every interface
+    assert settings.port == 7860
+    assert settings.max_body_bytes == 256 * 1024
+    assert "bigscience/bloom" in settings.inference_url
+    assert settings.webhook_url == "http://localhost:7860/webhook"
+
+
+@pytest.mark.parametrize("missing", ["HF_TOKEN", "WEBHOOK_SECRET"])
+def test_a_missing_secret_names_the_setting(missing: str) -> None:
+    env = {k: v for k, v in REQUIRED.items() if k != missing}
+
+    with pytest.raises(ConfigError, match=f"^{missing} is not set"):
+        load_settings(env, env_file=None)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "http"),
+        ("PORT", "70000"),
+        ("HF_ENDPOINT", "huggingface.co"),
+        ("TEMPERATURE", "hot"),
+        ("CONCURRENCY", "0"),
+        ("LOG_LEVEL", "LOUD"),
+        ("PROMPT_TEMPLATE", "../secrets.j2"),
+    ],
+)
+def test_a_malformed_value_names_the_setting_and_the_value(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=f"^{name} must be .*{value!r}"):
+        load_settings({**REQUIRED, name: value}, env_file=None)
+
+
+def test_a_token_with_a_line_break_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings({**REQUIRED, "HF_TOKEN": "hf_abc\ndef"}, env_file=None)
+
+    assert "hf_abc" not in str(caught.value)
+    assert str(caught.value).startswith("HF_TOKEN")
+
+
+def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("HF_TOKEN=hf_from_file\nWEBHOOK_SECRET=file\nPORT=9000\n")
+
+    settings = load_settings({"PORT": "9001"}, env_file=str(env_file))
+
+    assert settings.hf_token.reveal() == "hf_from_file"
+    assert settings.port == 9001
+
+
+def test_on_a_space_the_webhook_url_uses_the_space_host() -> None:
+    settings = load_settings({**REQUIRED, "SPACE_HOST": "me-bot.hf.space"}, env_file=None)
+
+    assert settings.webhook_url == "https://me-bot.hf.space/webhook"
+
+
+def test_secrets_never_print() -> None:
+    settings = load_settings(REQUIRED, env_file=None)
+
+    assert "hf_abc" not in repr(settings)
+    assert "s3cret" not in str(settings)
+    assert str(Secret("x")) == "Secret('**********')"

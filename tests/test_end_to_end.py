@@ -1,0 +1,199 @@
+"""`python -m bot` as a real process, against a fake Hub and a fake model on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import ROOT, WEBHOOK_SECRET, load_payload
+from tests.fakes import BOT_ID, TOKEN, FakeHub, FakeModel, free_port, serve_in_thread
+
+
+@dataclass
+class BotProcess:
+    process: subprocess.Popen[bytes]
+    url: str
+    stdout: Path
+    stderr: Path
+
+    def output(self) -> str:
+        return self.stdout.read_text() + self.stderr.read_text()
+
+    def deliver(self, payload: object, path: str = "/webhook", **headers: str) -> httpx.Response:
+        sent = {"X-Webhook-Secret": WEBHOOK_SECRET, **headers}
+        return httpx.post(self.url + path, content=json.dumps(payload), headers=sent, timeout=10)
+
+
+def bot_environment(tmp_path: Path, hub_url: str, model_url: str, **extra: str) -> dict[str, str]:
+    # A clean environment and working directory, so a developer's .env cannot leak in.
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(ROOT),
+        "HF_TOKEN": TOKEN,
+        "WEBHOOK_SECRET": WEBHOOK_SECRET,
+        "HF_ENDPOINT": hub_url,
+        "INFERENCE_URL": f"{model_url}/models/bigscience/bloom",
+        "DATA_DIR": str(tmp_path / "data"),
+        "PROMPTS_DIR": str(ROOT / "prompts"),
+        "HOST": "127.0.0.1",
+        "PORT": str(free_port()),
+        "RETRY_BUDGET": "5",
+        **extra,
+    }
+
+
+def start_bot(tmp_path: Path, env: dict[str, str]) -> BotProcess:
+    stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    with stdout.open("wb") as out, stderr.open("wb") as err:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, stdout=out, stderr=err
+        )
+    return BotProcess(process, f"http://127.0.0.1:{env['PORT']}", stdout, stderr)
+
+
+def wait_healthy(bot: BotProcess, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if bot.process.poll() is not None:
+            pytest.fail(f"bot exited early:\n{bot.output()}")
+        try:
+            if httpx.get(bot.url + "/health", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"bot did not become healthy:\n{bot.output()}")
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeHub, str, FakeModel, str]]:
+    hub, model = FakeHub(), FakeModel()
+    with serve_in_thread(hub.app) as hub_url, serve_in_thread(model.app) as model_url:
+        yield hub, hub_url, model, model_url
+
+
+@pytest.fixture
+def running_bot(tmp_path: Path, fakes: tuple[FakeHub, str, FakeModel, str]) -> Iterator[BotProcess]:
+    _, hub_url, _, model_url = fakes
+    bot = start_bot(tmp_path, bot_environment(tmp_path, hub_url, model_url))
+    try:
+        wait_healthy(bot)
+        yield bot
+    finally:
+        if bot.process.poll() is None:
+            bot.process.kill()
+            bot.process.wait()
+
+
+def test_a_mention_gets_one_reply_on_the_hub_and_nothing_else_is_sent(
+    running_bot: BotProcess, fakes: tuple[FakeHub, str, FakeModel, str]
+) -> None:
+    hub, _, model, _ = fakes
+
+    response = running_bot.deliver(load_payload("comment_create_mention"))
+
+    assert response.status_code == 202
+    assert hub.wait_until(lambda: len(hub.comments) == 1)
+    [reply] = hub.comments
+    assert reply.path == "/api/models/some-user/some-repo/discussions/4/comment"
+    assert reply.authorization == f"Bearer {TOKEN}"
+    assert reply.body["comment"].startswith(model.reply)
+    assert "reply-to:6398872887bfcfb93a306f18" in reply.body["comment"]
+    assert [(r.method, r.path) for r in hub.requests] == [
+        ("GET", "/api/whoami-v2"),
+        ("POST", "/api/models/some-user/some-repo/discussions/4/comment"),
+    ]
+    assert running_bot.deliver(load_payload("comment_create_mention")).json()["status"] == (
+        "duplicate"
+    )
+
+
+def test_startup_says_who_the_bot_is_and_where_to_point_the_webhook(
+    running_bot: BotProcess,
+) -> None:
+    output = running_bot.output()
+
+    assert f"Bot account: hub-bot (id {BOT_ID})" in output
+    assert "Listening for: @hub-bot" in output
+    assert "Webhook URL to configure on the Hub: http://localhost:" in output
+
+
+def test_urls_inside_a_forged_payload_never_receive_the_token(
+    running_bot: BotProcess, fakes: tuple[FakeHub, str, FakeModel, str]
+) -> None:
+    hub = fakes[0]
+    trap = FakeHub()
+    with serve_in_thread(trap.app) as trap_url:
+        payload = load_payload("comment_create_mention")
+        payload["repo"]["url"] = {"web": trap_url, "api": f"{trap_url}/api/models/x/y"}
+        payload["discussion"]["url"]["api"] = f"{trap_url}/api/models/x/y/discussions/4"
+
+        assert running_bot.deliver(payload).status_code == 202
+        assert hub.wait_until(lambda: len(hub.comments) == 1)
+
+    assert trap.requests == []
+
+
+def test_secrets_stay_out_of_the_logs_and_sigterm_stops_cleanly(
+    running_bot: BotProcess, fakes: tuple[FakeHub, str, FakeModel, str]
+) -> None:
+    hub = fakes[0]
+    payload = load_payload("comment_create_mention")
+    by_query = running_bot.deliver(payload, path=f"/webhook?secret={WEBHOOK_SECRET}")
+    wrong = httpx.post(f"{running_bot.url}/webhook?secret=almost-{WEBHOOK_SECRET}", content=b"{}")
+    assert by_query.status_code == 202
+    assert wrong.status_code == 403
+    assert hub.wait_until(lambda: len(hub.comments) == 1)
+
+    running_bot.process.send_signal(signal.SIGTERM)
+
+    # uvicorn re-raises the signal once it has shut down, so the status says "SIGTERM".
+    assert running_bot.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    output = running_bot.output()
+    assert "Application shutdown complete" in output
+    assert "POST /webhook?secret=***" in output
+    assert WEBHOOK_SECRET not in output
+    assert TOKEN not in output
+
+
+def test_a_rejected_token_stops_startup_with_one_line(
+    tmp_path: Path, fakes: tuple[FakeHub, str, FakeModel, str]
+) -> None:
+    _, hub_url, _, model_url = fakes
+    env = bot_environment(tmp_path, hub_url, model_url, HF_TOKEN="hf_revoked_token_value")
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, timeout=60
+    )
+
+    assert result.returncode == 1
+    lines = result.stderr.decode().strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: Hub: HTTP 401")
+    assert "HF_TOKEN" in lines[0]
+    assert b"hf_revoked_token_value" not in result.stdout + result.stderr
+
+
+def test_a_missing_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
+    env = bot_environment(tmp_path, "http://127.0.0.1:9", "http://127.0.0.1:9")
+    del env["WEBHOOK_SECRET"]
+
+    result = subprocess.run(
+        [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, timeout=60
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.decode().strip().splitlines() == [
+        "error: WEBHOOK_SECRET is not set: choose a long random string and set the same one"
+        " on the Hub webhook"
+    ]

@@ -1,0 +1,247 @@
+"""One reply, end to end inside the process: the model and the Hub are fakes spoken to over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from bot.app import hub_http_client
+from bot.config import Settings
+from bot.events import Decider, Ignore, Mention, parse_payload
+from bot.hub import HubClient
+from bot.inference import GenerationParameters, TextGenerationModel
+from bot.prompts import Prompts
+from bot.reply import ReplyFlow, reply_marker
+from bot.store import JobRecord, Store
+from bot.upstream import RetryPolicy
+from tests.conftest import BOT, RecordedSleep, load_payload
+from tests.fakes import TOKEN, FakeHub, FakeModel, Scripted
+
+pytestmark = pytest.mark.anyio
+
+
+def mention(fixture: str = "comment_create_mention") -> Mention:
+    payload = parse_payload(load_payload(fixture))
+    assert not isinstance(payload, Ignore)
+    decision = Decider(BOT).decide(payload)
+    assert isinstance(decision, Mention)
+    return decision
+
+
+@dataclass
+class Harness:
+    flow: ReplyFlow
+    store: Store
+    prompts: Prompts
+
+    async def answer(self, fixture: str = "comment_create_mention") -> JobRecord:
+        """Queue the fixture's mention, run it to its end, and return its record."""
+        due = mention(fixture)
+        self.store.enqueue(due)
+        job = self.store.claim(lease_seconds=60)
+        assert job is not None
+        await self.flow.run(job)
+        record = self.store.get(due.comment_id)
+        assert record is not None
+        return record
+
+
+@pytest.fixture
+async def harness(
+    settings: Settings, hub: FakeHub, model: FakeModel, retry: RetryPolicy
+) -> AsyncIterator[Harness]:
+    async with AsyncExitStack() as stack:
+        hub_http = await stack.enter_async_context(
+            hub_http_client(settings, httpx.ASGITransport(app=hub.app))
+        )
+        model_http = await stack.enter_async_context(
+            httpx.AsyncClient(
+                headers={"Authorization": f"Bearer {TOKEN}"},
+                transport=httpx.ASGITransport(app=model.app),
+            )
+        )
+        store = Store.open(settings.database_path)
+        stack.callback(store.close)
+        prompts = Prompts(settings.prompts_dir, settings.prompt_template)
+        generation = TextGenerationModel(
+            model_http, settings.inference_url, GenerationParameters(64, 0.7, 0.9), retry
+        )
+        flow = ReplyFlow(prompts, generation, HubClient(hub_http, retry), store, BOT)
+        yield Harness(flow, store, prompts)
+
+
+async def test_reply_is_posted_to_the_discussion_with_the_token_and_a_marker(
+    harness: Harness, hub: FakeHub, model: FakeModel
+) -> None:
+    record = await harness.answer()
+
+    assert record.status == "done"
+    assert record.reply_id
+    [posted] = hub.comments
+    assert posted.path == "/api/models/some-user/some-repo/discussions/4/comment"
+    assert posted.authorization == f"Bearer {TOKEN}"
+    assert posted.body == {
+        "comment": f"{model.reply}\n\n{reply_marker('6398872887bfcfb93a306f18')}"
+    }
+
+
+async def test_model_request_has_the_prompt_and_parameters(
+    harness: Harness, model: FakeModel
+) -> None:
+    await harness.answer()
+
+    [request] = model.requests
+    assert request.path == "/models/bigscience/bloom"
+    assert request.authorization == f"Bearer {TOKEN}"
+    assert "@hub-bot what license covers these weights?" in request.body["inputs"]
+    assert request.body["parameters"] == {
+        "max_new_tokens": 64,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "do_sample": True,
+        "return_full_text": False,
+    }
+
+
+async def test_echoed_prompt_is_stripped_when_return_full_text_is_ignored(
+    harness: Harness, hub: FakeHub, model: FakeModel
+) -> None:
+    model.echo = True
+
+    await harness.answer()
+
+    assert hub.comments[0].body["comment"].startswith(model.reply)
+
+
+async def test_tgi_object_answer_is_accepted(
+    harness: Harness, hub: FakeHub, model: FakeModel
+) -> None:
+    model.enqueue(Scripted(json={"generated_text": "  From TGI.  "}))
+
+    await harness.answer()
+
+    assert hub.comments[0].body["comment"].startswith("From TGI.\n\n<!--")
+
+
+@pytest.mark.parametrize("text", ["", "   \n  "])
+async def test_empty_answer_posts_nothing_and_records_why(
+    harness: Harness, hub: FakeHub, model: FakeModel, text: str
+) -> None:
+    model.enqueue(Scripted(json=[{"generated_text": text}]))
+
+    record = await harness.answer()
+
+    assert hub.comments == []
+    assert record.status == "dead"
+    assert record.reason is not None and "no text" in record.reason
+
+
+async def test_loading_model_is_waited_for_about_its_estimated_time(
+    harness: Harness, hub: FakeHub, model: FakeModel, sleeps: RecordedSleep
+) -> None:
+    loading = {"error": "Model bigscience/bloom is currently loading", "estimated_time": 20.5}
+    model.enqueue(Scripted(503, loading))
+
+    record = await harness.answer()
+
+    assert record.status == "done"
+    assert sleeps.waits == [20.5]
+    assert len(model.requests) == 2
+
+
+async def test_retry_after_header_is_honoured(
+    harness: Harness, model: FakeModel, sleeps: RecordedSleep
+) -> None:
+    model.enqueue(Scripted(429, {"error": "rate limited"}, headers={"Retry-After": "7"}))
+
+    assert (await harness.answer()).status == "done"
+    assert sleeps.waits == [7.0]
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        Scripted(500, {"error": "Incomplete generation", "error_type": "incomplete_generation"}),
+        Scripted(424, {"error": "Request failed during generation", "error_type": "generation"}),
+        Scripted(502, text="<html>Bad gateway</html>", content_type="text/html"),
+        Scripted(200, text="not json"),
+    ],
+    ids=["500", "424", "502-html", "200-not-json"],
+)
+async def test_transient_failures_are_retried_with_growing_jittered_waits(
+    harness: Harness, model: FakeModel, sleeps: RecordedSleep, failure: Scripted
+) -> None:
+    model.enqueue(failure, failure, failure)
+
+    assert (await harness.answer()).status == "done"
+    assert len(model.requests) == 4
+    assert len(sleeps.waits) == 3
+    assert all(0 <= wait <= 30 for wait in sleeps.waits)
+
+
+async def test_total_wait_is_bounded_by_the_budget_and_the_failure_is_recorded(
+    harness: Harness, hub: FakeHub, model: FakeModel, sleeps: RecordedSleep
+) -> None:
+    loading = {"error": "Model bigscience/bloom is currently loading", "estimated_time": 45}
+    model.enqueue(*[Scripted(503, loading)] * 10)
+
+    record = await harness.answer()
+
+    assert sleeps.waits == [45, 15]  # the second wait is what is left of the 60 s budget
+    assert sum(sleeps.waits) == 60
+    assert record.status == "dead"
+    assert record.reason is not None
+    assert "HTTP 503" in record.reason and "currently loading" in record.reason
+    assert hub.comments == []
+
+
+@pytest.mark.parametrize("status", [400, 401, 404, 422])
+async def test_client_errors_are_not_retried(
+    harness: Harness, model: FakeModel, sleeps: RecordedSleep, status: int
+) -> None:
+    model.enqueue(Scripted(status, {"error": "Model not supported"}))
+
+    record = await harness.answer()
+
+    assert len(model.requests) == 1
+    assert sleeps.waits == []
+    assert record.status == "dead"
+    assert record.reason is not None
+    assert f"HTTP {status}" in record.reason and "Model not supported" in record.reason
+
+
+async def test_not_served_model_failure_says_how_to_fix_it(
+    harness: Harness, model: FakeModel
+) -> None:
+    model.enqueue(Scripted(404, {"error": "Model bigscience/bloom is not supported"}))
+
+    record = await harness.answer()
+
+    assert record.reason is not None and "INFERENCE_URL" in record.reason
+
+
+async def test_hub_refusing_the_comment_is_recorded_and_not_retried(
+    harness: Harness, hub: FakeHub
+) -> None:
+    hub.enqueue(Scripted(403, {"error": "You don't have the rights to comment"}))
+
+    record = await harness.answer()
+
+    assert len(hub.comments) == 1
+    assert record.status == "dead"
+    assert record.reason is not None and "HTTP 403" in record.reason
+
+
+async def test_a_hub_5xx_on_the_comment_post_is_not_blindly_repeated(
+    harness: Harness, hub: FakeHub
+) -> None:
+    hub.enqueue(Scripted(502, text="Bad gateway"))
+
+    record = await harness.answer()
+
+    assert len(hub.comments) == 1
+    assert record.status == "dead"

@@ -1,0 +1,102 @@
+"""The job store: dedupe, claims, per-discussion order, leases, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import replace
+from pathlib import Path
+
+from bot.events import DiscussionRef, Mention
+from bot.store import MIGRATIONS, Store
+
+WHERE = DiscussionRef("model", "org/name", 1)
+ELSEWHERE = DiscussionRef("dataset", "org/data", 2)
+
+
+def mention(comment_id: str, where: DiscussionRef = WHERE) -> Mention:
+    return Mention(comment_id, "u1", "@hub-bot hi", where, "t", False, False)
+
+
+def test_same_comment_twice_is_one_job(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+
+    first = store.enqueue(mention("c1"))
+    second = store.enqueue(replace(mention("c1"), text="redelivered"))
+
+    assert first[0] == "queued"
+    assert second == ("duplicate", first[1])
+    assert store.count("queued") == 1
+
+
+def test_a_dead_job_is_queued_again_when_redelivered(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    _, job_id = store.enqueue(mention("c1"))
+    job = store.claim(60)
+    assert job is not None
+    store.finish(job.id, "dead", "model down")
+
+    assert store.enqueue(mention("c1")) == ("queued", job_id)
+    record = store.get("c1")
+    assert record is not None and record.status == "queued" and record.reason is None
+
+
+def test_one_discussion_is_served_in_order_while_others_run_in_parallel(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    store.enqueue(mention("a1"))
+    store.enqueue(mention("a2"))
+    store.enqueue(mention("b1", ELSEWHERE))
+
+    first, second, third = store.claim(60), store.claim(60), store.claim(60)
+
+    assert first is not None and first.mention.comment_id == "a1"
+    assert second is not None and second.mention.comment_id == "b1"
+    assert third is None  # a2 waits for a1
+    store.finish(first.id, "done", "replied")
+    after = store.claim(60)
+    assert after is not None and after.mention.comment_id == "a2"
+
+
+def test_an_expired_lease_is_claimed_again(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    store.enqueue(mention("c1"))
+    crashed = store.claim(lease_seconds=-1)  # its process died; the lease is already over
+
+    again = store.claim(60)
+
+    assert crashed is not None and again is not None
+    assert again.id == crashed.id
+    assert again.attempts == 2
+
+
+def test_a_released_job_is_claimable_at_once_with_its_attempt_given_back(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    store.enqueue(mention("c1"))
+    job = store.claim(60)
+    assert job is not None
+
+    store.release(job.id)
+
+    again = store.claim(60)
+    assert again is not None and again.attempts == 1
+
+
+def test_two_processes_sharing_the_file_never_claim_the_same_job(tmp_path: Path) -> None:
+    one, two = Store.open(tmp_path / "db.sqlite3"), Store.open(tmp_path / "db.sqlite3")
+    for n in range(20):
+        one.enqueue(mention(f"c{n}", DiscussionRef("model", "org/name", n + 1)))
+
+    claimed = [job.id for store in (one, two) * 15 if (job := store.claim(60))]
+
+    assert sorted(claimed) == sorted(set(claimed))
+    assert len(claimed) == 20
+
+
+def test_migrations_run_once_and_record_the_version(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    Store.open(path).enqueue(mention("c1"))
+
+    reopened = Store.open(path)
+
+    assert reopened.count("queued") == 1
+    (version,) = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()
+    assert version == len(MIGRATIONS)
