@@ -1,13 +1,15 @@
 """`python -m bot`: check everything that can be checked, say who the bot is, then serve.
 
 Every startup problem ends the process with one line naming the setting and the fix (exit 1);
-a usage mistake exits 2, as argparse does.
+a usage mistake exits 2, as argparse does. A Hub that cannot be reached is not fatal: the bot
+serves and asks again before handling deliveries. A rejected token is fatal.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import sqlite3
 import sys
 
@@ -15,28 +17,34 @@ import uvicorn
 
 from bot.app import create_app, hub_http_client
 from bot.config import ConfigError, Settings, load_settings
-from bot.errors import BotError
+from bot.errors import BotError, TransientError
 from bot.events import Identity
-from bot.hub import HubClient
+from bot.hub import HubClient, Whoami
 from bot.logs import configure_logging
 from bot.prompts import Prompts
 from bot.store import Store
 from bot.upstream import RetryPolicy
 
-STARTUP_RETRY_BUDGET = 30.0
+STARTUP_RETRY_BUDGET = 10.0
+log = logging.getLogger("bot")
 
 
-async def identify(settings: Settings) -> Identity:
-    """Whoami with the token: its id marks the bot's own comments."""
+async def identify(settings: Settings) -> Identity | None:
+    """Whoami with the token, or None when the Hub cannot be reached right now."""
     async with hub_http_client(settings) as http:
         policy = RetryPolicy(budget=min(settings.retry_budget, STARTUP_RETRY_BUDGET))
-        account = await HubClient(http, policy).whoami()
-    return Identity(id=account.id, name=settings.bot_username or account.name)
+        try:
+            return await Whoami(HubClient(http, policy), settings.bot_username, None).get()
+        except TransientError as exc:
+            log.warning(
+                "cannot identify the bot yet (%s); will ask again before each delivery", exc
+            )
+            return None
 
 
-def check_data_dir(settings: Settings) -> None:
+def open_store(settings: Settings) -> Store:
     try:
-        Store.open(settings.database_path).close()
+        return Store.open(settings.database_path)
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(
             f"DATA_DIR {settings.data_dir} cannot hold the database ({exc}):"
@@ -44,19 +52,15 @@ def check_data_dir(settings: Settings) -> None:
         ) from None
 
 
-def serve() -> int:
-    try:
-        settings = load_settings()
-        configure_logging(settings.log_level, [settings.hf_token, settings.webhook_secret])
-        prompts = Prompts(settings.prompts_dir, settings.prompt_template)
-        check_data_dir(settings)
-        bot = asyncio.run(identify(settings))
-    except BotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+def serve(settings: Settings) -> int:
+    prompts = Prompts(settings.prompts_dir, settings.prompt_template)
+    open_store(settings).close()
+    bot = asyncio.run(identify(settings))
+    account = f"{bot.name} (id {bot.id})" if bot else "unknown until the Hub answers whoami"
+    handle = bot.handle if bot else settings.bot_username or "<account name>"
     print(
-        f"Bot account: {bot.name} (id {bot.id})\n"
-        f"Listening for: @{bot.name} in discussions and pull requests\n"
+        f"Bot account: {account}\n"
+        f"Listening for: @{handle} in discussions and pull requests\n"
         f"Webhook URL to configure on the Hub: {settings.webhook_url}"
         " (domain: discussion, secret: WEBHOOK_SECRET)",
         flush=True,
@@ -72,6 +76,18 @@ def serve() -> int:
     return 0
 
 
+def retry_job(settings: Settings, comment_id: str) -> int:
+    store = open_store(settings)
+    try:
+        if not store.force(comment_id):
+            print(f"error: no job for comment {comment_id}, or it is running now", file=sys.stderr)
+            return 1
+    finally:
+        store.close()
+    print(f"queued a fresh answer to comment {comment_id}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -79,8 +95,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     commands.add_parser("serve", help="serve the webhook on HOST:PORT (the default)")
-    parser.parse_args(argv)
-    return serve()
+    retry = commands.add_parser(
+        "retry", help="answer a comment again, even one already answered or given up on"
+    )
+    retry.add_argument("comment_id", help="the id of the comment that mentioned the bot")
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+        configure_logging(settings.log_level, [settings.hf_token, settings.webhook_secret])
+        if args.command == "retry":
+            return retry_job(settings, args.comment_id)
+        return serve(settings)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

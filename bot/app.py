@@ -16,11 +16,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
-from bot.events import Decider, Identity
-from bot.hub import HubClient
+from bot.events import Identity
+from bot.guards import Guards
+from bot.hub import HubClient, Whoami
 from bot.inference import GenerationParameters, TextGenerationModel
 from bot.prompts import Prompts
-from bot.reply import ReplyFlow
+from bot.reply import Attempts, ReplyFlow
 from bot.store import Store
 from bot.upstream import RetryPolicy
 from bot.webhooks import WebhookReceiver
@@ -50,7 +51,7 @@ def _headers(settings: Settings) -> dict[str, str]:
 
 def create_app(
     settings: Settings,
-    bot: Identity,
+    bot: Identity | None,
     prompts: Prompts,
     *,
     hub_transport: httpx.AsyncBaseTransport | None = None,
@@ -78,18 +79,38 @@ def create_app(
                 GenerationParameters(settings.max_new_tokens, settings.temperature, settings.top_p),
                 retry,
             )
-            flow = ReplyFlow(prompts, model, HubClient(hub_http, retry), store, bot)
-            worker = Worker(store, flow.run, settings.concurrency)
+            hub = HubClient(hub_http, retry)
+            whoami = Whoami(hub, settings.bot_username, known=bot)
+            guards = Guards(settings)
+            flow = ReplyFlow(
+                prompts,
+                model,
+                hub,
+                store,
+                whoami,
+                guards,
+                Attempts(settings.max_attempts, settings.attempt_backoff),
+                settings.bot_fault,
+            )
+            worker = Worker(
+                store,
+                flow.run,
+                settings.concurrency,
+                lease_seconds=settings.lease_seconds,
+                retention_seconds=settings.retention_days * 86400,
+            )
             receiver = WebhookReceiver(
                 settings.webhook_secret.reveal().encode(),
                 settings.max_body_bytes,
-                Decider(bot),
+                settings.max_queue,
+                whoami,
+                guards,
                 store,
                 on_queued=worker.notify,
             )
             worker.start()
             try:
-                yield {"receiver": receiver, "store": store, "bot": bot}
+                yield {"receiver": receiver, "store": store, "whoami": whoami}
             finally:
                 await worker.stop(settings.shutdown_grace)
 
@@ -110,5 +131,6 @@ async def receive_webhook(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     store: Store = request.state.store
-    bot: Identity = request.state.bot
-    return JSONResponse({"status": "ok", "bot": bot.name, "queued": store.count("queued")})
+    whoami: Whoami = request.state.whoami
+    bot = whoami.known.handle if whoami.known else None
+    return JSONResponse({"status": "ok", "bot": bot, "queued": store.count("queued")})

@@ -1,17 +1,18 @@
 """Settings, read once from the environment and `.env`, validated at the edge.
 
-Every problem is reported as one `ConfigError` line that names the setting and the fix, so
-`python -m bot` can print it and exit instead of failing later at the first mention.
-The real environment wins over `.env`, which is how Spaces secrets reach the bot.
+Each field of `Settings` declares its environment name (the field name in capitals), how to
+parse it and what a valid value looks like, so every problem is reported as one `ConfigError`
+line naming the setting and the fix. The real environment wins over `.env`, which is how a
+Space's secrets reach the bot.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
@@ -19,8 +20,6 @@ from dotenv import dotenv_values
 from bot.errors import BotError
 
 T = TypeVar("T")
-
-DEFAULT_INFERENCE_URL = "https://router.huggingface.co/hf-inference/models/bigscience/bloom"
 
 
 class ConfigError(BotError):
@@ -50,35 +49,126 @@ class Secret:
         return hash(self._value)
 
 
+def _http_url(raw: str) -> str:
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(raw)
+    return raw.rstrip("/")
+
+
+def _ranged(kind: Callable[[str], Any], low: float, high: float) -> Callable[[str], Any]:
+    def parse(raw: str) -> Any:
+        value = kind(raw)
+        if not low <= value <= high:
+            raise ValueError(raw)
+        return value
+
+    return parse
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw.upper() not in options:
+            raise ValueError(raw)
+        return raw.upper()
+
+    return parse
+
+
+def _flag(raw: str) -> bool:
+    lowered = raw.lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(raw)
+
+
+def _words(raw: str) -> tuple[str, ...]:
+    return tuple(word for word in raw.replace(",", " ").split() if word)
+
+
+def _template_name(raw: str) -> str:
+    if "/" in raw or "\\" in raw or raw.startswith("."):
+        raise ValueError(raw)
+    return raw
+
+
+def _secret(raw: str) -> Secret:
+    if not raw.isascii() or not raw.isprintable() or any(c.isspace() for c in raw):
+        raise ValueError("secret")
+    return Secret(raw)
+
+
+def setting(default: Any, parse: Callable[[str], Any], expected: str) -> Any:
+    return field(default=default, metadata={"parse": parse, "expected": expected})
+
+
+_PRINTABLE_ASCII = "printable ASCII without spaces (copy it again without quotes or line breaks)"
+_REQUIRED = {
+    "hf_token": "create a write token for the bot account at <HF_ENDPOINT>/settings/tokens",
+    "webhook_secret": "choose a long random string and set the same one on the Hub webhook",
+}
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the bot reads from its environment, in the order of `.env.example`."""
 
-    hf_token: Secret
-    webhook_secret: Secret
-    bot_username: str | None = None
-    hf_endpoint: str = "https://huggingface.co"
-    inference_url: str = DEFAULT_INFERENCE_URL
-    data_dir: Path = Path("data")
-    host: str = "0.0.0.0"  # noqa: S104 - a Space must listen on every interface
-    port: int = 7860
-    public_url: str = "http://localhost:7860"
-    prompts_dir: Path = Path("prompts")
-    prompt_template: str = "completion.j2"
-    max_new_tokens: int = 250
-    temperature: float = 0.7
-    top_p: float = 0.9
-    max_body_bytes: int = 256 * 1024
-    concurrency: int = 4
-    shutdown_grace: float = 20.0
-    inference_timeout: float = 60.0
-    hub_timeout: float = 15.0
-    retry_budget: float = 120.0
-    log_level: str = "INFO"
+    hf_token: Secret = setting(None, _secret, _PRINTABLE_ASCII)
+    webhook_secret: Secret = setting(None, _secret, _PRINTABLE_ASCII)
+    bot_username: str | None = setting(None, str, "a Hub user name")
+    hf_endpoint: str = setting("https://huggingface.co", _http_url, "an http(s) URL")
+    inference_url: str = setting(
+        "https://router.huggingface.co/hf-inference/models/bigscience/bloom",
+        _http_url,
+        "an http(s) URL",
+    )
+    data_dir: Path = setting(Path("data"), Path, "a directory path")
+    host: str = setting("0.0.0.0", str, "an address to listen on")  # noqa: S104 - Spaces need it
+    port: int = setting(7860, _ranged(int, 1, 65535), "a whole number from 1 to 65535")
+    public_url: str | None = setting(None, _http_url, "an http(s) URL")
+    space_host: str | None = setting(None, str, "a host name")
+    prompts_dir: Path = setting(Path("prompts"), Path, "a directory path")
+    prompt_template: str = setting("completion.j2", _template_name, "a file name in PROMPTS_DIR")
+    max_new_tokens: int = setting(250, _ranged(int, 1, 4096), "from 1 to 4096")
+    temperature: float = setting(0.7, _ranged(float, 0.0, 2.0), "from 0 to 2")
+    top_p: float = setting(0.9, _ranged(float, 0.01, 1.0), "from 0.01 to 1")
+    max_body_bytes: int = setting(
+        256 * 1024, _ranged(int, 1024, 16 * 1024 * 1024), "a byte count from 1024 to 16777216"
+    )
+    concurrency: int = setting(4, _ranged(int, 1, 64), "from 1 to 64")
+    max_queue: int = setting(1000, _ranged(int, 1, 1_000_000), "from 1 to 1000000")
+    lease_seconds: float = setting(30.0, _ranged(float, 1, 3600), "seconds from 1 to 3600")
+    max_attempts: int = setting(5, _ranged(int, 1, 100), "from 1 to 100")
+    attempt_backoff: float = setting(30.0, _ranged(float, 0, 3600), "seconds from 0 to 3600")
+    shutdown_grace: float = setting(20.0, _ranged(float, 0, 600), "seconds from 0 to 600")
+    retention_days: float = setting(30.0, _ranged(float, 1, 3650), "days from 1 to 3650")
+    inference_timeout: float = setting(60.0, _ranged(float, 1, 600), "seconds from 1 to 600")
+    hub_timeout: float = setting(15.0, _ranged(float, 1, 120), "seconds from 1 to 120")
+    retry_budget: float = setting(120.0, _ranged(float, 0, 3600), "seconds from 0 to 3600")
+    replies_per_discussion_hour: int = setting(5, _ranged(int, 0, 10_000), "from 0 to 10000")
+    replies_per_author_hour: int = setting(10, _ranged(int, 0, 10_000), "from 0 to 10000")
+    replies_per_day: int = setting(300, _ranged(int, 0, 1_000_000), "from 0 to 1000000")
+    allow_repos: tuple[str, ...] = setting(("*",), _words, "repo globs such as org/*")
+    deny_repos: tuple[str, ...] = setting((), _words, "repo globs such as org/*")
+    allow_authors: tuple[str, ...] = setting((), _words, "Hub user ids")
+    deny_authors: tuple[str, ...] = setting((), _words, "Hub user ids")
+    answer_private_repos: bool = setting(False, _flag, "true or false")
+    answer_closed: bool = setting(False, _flag, "true or false")
+    answer_pull_requests: bool = setting(True, _flag, "true or false")
+    log_level: str = setting("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "a level")
+    bot_fault: str | None = setting(None, str, "empty outside the test suite")
 
     @property
     def webhook_url(self) -> str:
-        return self.public_url.rstrip("/") + "/webhook"
+        if self.public_url:
+            base = self.public_url
+        elif self.space_host:
+            base = f"https://{self.space_host}"
+        else:
+            base = f"http://localhost:{self.port}"
+        return base.rstrip("/") + "/webhook"
 
     @property
     def database_path(self) -> Path:
@@ -93,68 +183,26 @@ def load_settings(
     if env_file and Path(env_file).is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
     values.update(os.environ if environ is None else environ)
-    return _parse(_Reader(values))
-
-
-class _Reader:
-    def __init__(self, values: Mapping[str, str]) -> None:
-        self._values = values
-
-    def raw(self, name: str) -> str | None:
-        value = self._values.get(name, "").strip()
-        return value or None
-
-    def get(self, name: str, parse: Callable[[str], T], default: T, expected: str) -> T:
-        raw = self.raw(name)
-        if raw is None:
-            return default
+    parsed: dict[str, Any] = {}
+    for spec in fields(Settings):
+        name = spec.name.upper()
+        raw = values.get(name, "").strip()
+        if not raw:
+            if spec.name in _REQUIRED:
+                raise ConfigError(f"{name} is not set: {_REQUIRED[spec.name]}")
+            continue
         try:
-            return parse(raw)
+            parsed[spec.name] = spec.metadata["parse"](raw)
         except ValueError:
+            shown = "the value given" if spec.name in _REQUIRED else repr(raw)
             raise ConfigError(
-                f"{name} must be {expected}, got {raw!r}: fix it in .env or the environment"
+                f"{name} must be {spec.metadata['expected']}, got {shown}:"
+                " fix it in .env or the environment"
             ) from None
-
-    def secret(self, name: str, where: str) -> Secret:
-        raw = self.raw(name)
-        if raw is None:
-            raise ConfigError(f"{name} is not set: {where}")
-        if not raw.isascii() or not raw.isprintable() or any(c.isspace() for c in raw):
-            raise ConfigError(
-                f"{name} must be printable ASCII without spaces: copy it again without quotes"
-                " or line breaks"
-            )
-        return Secret(raw)
-
-
-def _http_url(raw: str) -> str:
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(raw)
-    return raw.rstrip("/")
-
-
-def _ranged(kind: Callable[[str], T], low: float, high: float) -> Callable[[str], T]:
-    def parse(raw: str) -> T:
-        value = kind(raw)
-        if not low <= value <= high:  # type: ignore[operator]
-            raise ValueError(raw)
-        return value
-
-    return parse
-
-
-def _log_level(raw: str) -> str:
-    level = raw.upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
-        raise ValueError(raw)
-    return level
-
-
-def _template_name(raw: str) -> str:
-    if "/" in raw or "\\" in raw or raw.startswith("."):
-        raise ValueError(raw)
-    return raw
+    settings = Settings(**parsed)
+    if "data_dir" not in parsed:
+        settings = replace(settings, data_dir=_default_data_dir())
+    return settings
 
 
 def _default_data_dir() -> Path:
@@ -163,68 +211,3 @@ def _default_data_dir() -> Path:
     if persistent.is_dir() and os.access(persistent, os.W_OK):
         return persistent
     return Path("data")
-
-
-def _parse(env: _Reader) -> Settings:
-    port = env.get("PORT", _ranged(int, 1, 65535), 7860, "a whole number from 1 to 65535")
-    space_host = env.raw("SPACE_HOST")
-    default_public = f"https://{space_host}" if space_host else f"http://localhost:{port}"
-    return Settings(
-        hf_token=env.secret(
-            "HF_TOKEN", "create a write token for the bot account at <HF_ENDPOINT>/settings/tokens"
-        ),
-        webhook_secret=env.secret(
-            "WEBHOOK_SECRET", "choose a long random string and set the same one on the Hub webhook"
-        ),
-        bot_username=env.raw("BOT_USERNAME"),
-        hf_endpoint=env.get("HF_ENDPOINT", _http_url, Settings.hf_endpoint, "an http(s) URL"),
-        inference_url=env.get("INFERENCE_URL", _http_url, Settings.inference_url, "an http(s) URL"),
-        data_dir=env.get("DATA_DIR", Path, _default_data_dir(), "a directory path"),
-        host=env.get("HOST", str, Settings.host, "an address to listen on"),
-        port=port,
-        public_url=env.get("PUBLIC_URL", _http_url, default_public, "an http(s) URL"),
-        prompts_dir=env.get("PROMPTS_DIR", Path, Settings.prompts_dir, "a directory path"),
-        prompt_template=env.get(
-            "PROMPT_TEMPLATE",
-            _template_name,
-            Settings.prompt_template,
-            "a file name in PROMPTS_DIR",
-        ),
-        max_new_tokens=env.get(
-            "MAX_NEW_TOKENS", _ranged(int, 1, 4096), Settings.max_new_tokens, "from 1 to 4096"
-        ),
-        temperature=env.get(
-            "TEMPERATURE", _ranged(float, 0.0, 2.0), Settings.temperature, "from 0 to 2"
-        ),
-        top_p=env.get("TOP_P", _ranged(float, 0.01, 1.0), Settings.top_p, "from 0.01 to 1"),
-        max_body_bytes=env.get(
-            "MAX_BODY_BYTES",
-            _ranged(int, 1024, 16 * 1024 * 1024),
-            Settings.max_body_bytes,
-            "a byte count from 1024 to 16777216",
-        ),
-        concurrency=env.get(
-            "CONCURRENCY", _ranged(int, 1, 64), Settings.concurrency, "from 1 to 64"
-        ),
-        shutdown_grace=env.get(
-            "SHUTDOWN_GRACE",
-            _ranged(float, 0, 600),
-            Settings.shutdown_grace,
-            "seconds from 0 to 600",
-        ),
-        inference_timeout=env.get(
-            "INFERENCE_TIMEOUT",
-            _ranged(float, 1, 600),
-            Settings.inference_timeout,
-            "seconds from 1 to 600",
-        ),
-        hub_timeout=env.get(
-            "HUB_TIMEOUT", _ranged(float, 1, 120), Settings.hub_timeout, "seconds from 1 to 120"
-        ),
-        retry_budget=env.get(
-            "RETRY_BUDGET", _ranged(float, 0, 3600), Settings.retry_budget, "seconds from 0 to 3600"
-        ),
-        log_level=env.get(
-            "LOG_LEVEL", _log_level, Settings.log_level, "DEBUG, INFO, WARNING or ERROR"
-        ),
-    )

@@ -80,10 +80,16 @@ class Payload(_Strict):
 
 @dataclass(frozen=True)
 class Identity:
-    """The bot's account: its id marks its own comments, its name is what people mention."""
+    """The bot's account, from whoami: `id` marks its own comments, `name` its own replies in a
+    thread; `handle` is what people mention (the name unless BOT_USERNAME says otherwise)."""
 
     id: str
     name: str
+    handle: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.handle:
+            object.__setattr__(self, "handle", self.name)
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ class Mention:
     title: str
     is_pull_request: bool
     repo_private: bool
+    discussion_status: str = "open"
 
 
 @dataclass(frozen=True)
@@ -156,7 +163,7 @@ class Decider:
         self.bot = bot
         # A whole handle: not part of an e-mail address, a longer name, or a dotted host.
         self._mention = re.compile(
-            rf"(?<![\w@.-])@{re.escape(bot.name)}(?![\w-]|\.\w)", re.IGNORECASE
+            rf"(?<![\w@.-])@{re.escape(bot.handle)}(?![\w-]|\.\w)", re.IGNORECASE
         )
 
     def mentions_bot(self, markdown: str) -> bool:
@@ -188,6 +195,7 @@ class Decider:
             title=discussion.title,
             is_pull_request=discussion.is_pull_request,
             repo_private=repo.private,
+            discussion_status=discussion.status,
         )
 
 

@@ -1,4 +1,4 @@
-"""The Hub's REST API, as far as the bot uses it: who am I, and post a comment.
+"""The Hub's REST API, as far as the bot uses it: who am I, read a discussion, post a comment.
 
 Every URL is built here from `HF_ENDPOINT` and checked names; none is ever taken from a
 webhook payload, so a forged delivery cannot make the bot send its token anywhere else.
@@ -54,6 +54,29 @@ class HubClient:
         message = body.get("newMessage") if isinstance(body, dict) else None
         return str(message.get("id", "")) if isinstance(message, dict) else ""
 
+    async def find_reply(self, ref: DiscussionRef, author: str, marker: str) -> str | None:
+        """The id of a comment by `author` that carries `marker`, if the discussion has one.
+
+        This is how an ambiguous POST (sent, but no answer seen) is settled before posting again.
+        """
+
+        async def attempt() -> object:
+            return self._checked(await self._send("GET", discussion_path(ref)), "read discussion")
+
+        details = await self._retry.call(attempt)
+        events = details.get("events") if isinstance(details, dict) else None
+        for event in events if isinstance(events, list) else []:
+            if not isinstance(event, dict) or event.get("type") != "comment":
+                continue
+            by = event.get("author")
+            name = by.get("name") if isinstance(by, dict) else None
+            data = event.get("data")
+            latest = data.get("latest") if isinstance(data, dict) else None
+            raw = latest.get("raw") if isinstance(latest, dict) else None
+            if str(name).lower() == author.lower() and isinstance(raw, str) and marker in raw:
+                return str(event.get("id", ""))
+        return None
+
     async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         try:
             return await self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
@@ -70,3 +93,23 @@ class HubClient:
             404: "the repo or discussion does not exist, or is private to the bot",
         }.get(response.status_code, f"{what} failed")
         raise error_from_response(response, SERVICE, hint)
+
+
+class Whoami:
+    """The bot's identity, asked of the Hub once and remembered.
+
+    If the Hub could not be reached at startup the bot serves anyway, and asks again before
+    handling each delivery until it gets an answer: deciding without knowing its own id could
+    make it answer itself.
+    """
+
+    def __init__(self, hub: HubClient, handle: str | None, known: Identity | None) -> None:
+        self._hub = hub
+        self._handle = handle
+        self.known = known
+
+    async def get(self) -> Identity:
+        if self.known is None:
+            account = await self._hub.whoami()
+            self.known = Identity(account.id, account.name, self._handle or account.name)
+        return self.known

@@ -1,13 +1,15 @@
 """SQLite store of reply jobs: one row per comment that is due a reply.
 
 A job moves queued -> running (under a lease that expires) -> done, or failed (tried again
-after `not_before`) -> dead. The comment id is unique, so a redelivered mention finds its
-row instead of making a second one. Claims are single UPDATE statements, atomic even when
-several processes share the file, and a running job whose lease ran out is claimable again,
-which is how work survives a crash.
+after `not_before`) -> dead once its attempts are spent. The comment id is unique and each
+`Webhook-Id` maps to its job, so a redelivered mention finds its row instead of making a second
+one. Claims are single UPDATE statements, atomic even when several processes share the file,
+and a running job whose lease ran out is claimable again: that is how work survives a crash.
+`posting_at` notes that a comment POST may have gone out, so the next attempt looks for the
+reply on the Hub before posting again.
 
 WAL with synchronous=NORMAL: a commit survives the process being killed (the case that
-matters for a Space restart), not a power cut of the host; fsync per delivery would cost
+matters for a Space restart), not a power cut of the host; an fsync per delivery would cost
 more than it buys here.
 """
 
@@ -25,7 +27,7 @@ from typing import Literal
 from bot.events import DiscussionRef, Mention
 
 JobStatus = Literal["queued", "running", "done", "failed", "dead"]
-EnqueueOutcome = Literal["queued", "duplicate"]
+EnqueueOutcome = Literal["queued", "duplicate", "full"]
 
 # Numbered migrations: entry N brings the schema from user_version N to N+1. Only append;
 # statements are split on ';', so none may contain one.
@@ -48,6 +50,19 @@ MIGRATIONS = (
     );
     CREATE INDEX jobs_by_status ON jobs (status, not_before);
     CREATE INDEX jobs_by_discussion ON jobs (discussion_key, id);
+    """,
+    """
+    ALTER TABLE jobs ADD COLUMN author_id TEXT;
+    ALTER TABLE jobs ADD COLUMN replied_at REAL;
+    ALTER TABLE jobs ADD COLUMN posting_at REAL;
+    ALTER TABLE jobs ADD COLUMN round INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_by_reply_time ON jobs (replied_at);
+    CREATE TABLE deliveries (
+        webhook_id TEXT PRIMARY KEY,
+        job_id INTEGER NOT NULL,
+        received_at REAL NOT NULL
+    );
+    CREATE INDEX deliveries_by_job ON deliveries (job_id);
     """,
 )
 
@@ -74,7 +89,7 @@ WHERE id = (
     ORDER BY j.id
     LIMIT 1
 )
-RETURNING id, mention, attempts
+RETURNING id, mention, attempts, posting_at, round
 """
 
 
@@ -83,6 +98,8 @@ class Job:
     id: int
     mention: Mention
     attempts: int
+    posting_at: float | None = None
+    round: int = 0
 
 
 @dataclass(frozen=True)
@@ -134,36 +151,86 @@ class Store:
             raise
         self._db.execute("COMMIT")
 
-    def enqueue(self, mention: Mention) -> tuple[EnqueueOutcome, int]:
-        """Record a due reply; a comment seen before is a duplicate unless it failed."""
+    def enqueue(
+        self, mention: Mention, webhook_id: str | None = None, max_depth: int | None = None
+    ) -> tuple[EnqueueOutcome, int]:
+        """Record a due reply. A comment seen before is a duplicate unless it failed; a new one
+        is refused ("full", id 0) when `max_depth` jobs are already waiting or running."""
         now = time.time()
         with self._transaction():
-            row = self._db.execute(
-                "INSERT INTO jobs (comment_id, discussion_key, mention, status, not_before,"
-                " created_at, updated_at) VALUES (?, ?, ?, 'queued', ?, ?, ?)"
-                " ON CONFLICT (comment_id) DO NOTHING RETURNING id",
-                (mention.comment_id, mention.where.key, _dump(mention), now, now, now),
-            ).fetchone()
-            if row:
-                return "queued", int(row[0])
-            job_id, status = self._db.execute(
+            known = self._db.execute(
                 "SELECT id, status FROM jobs WHERE comment_id = ?", (mention.comment_id,)
             ).fetchone()
-            if status not in ("failed", "dead"):
-                return "duplicate", int(job_id)
-            self._db.execute(
-                "UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, reason = NULL,"
-                " updated_at = ? WHERE id = ?",
-                (now, now, job_id),
-            )
-            return "queued", int(job_id)
+            if known:
+                outcome, job_id = self._redeliver(known[0], known[1], now)
+            elif max_depth is not None and self.depth() >= max_depth:
+                return "full", 0
+            else:
+                outcome, job_id = "queued", self._insert(mention, now)
+            if webhook_id:
+                self._db.execute(
+                    "INSERT OR IGNORE INTO deliveries (webhook_id, job_id, received_at)"
+                    " VALUES (?, ?, ?)",
+                    (webhook_id, job_id, now),
+                )
+            return outcome, job_id
+
+    def redeliver(self, webhook_id: str) -> tuple[EnqueueOutcome, int] | None:
+        """The outcome for a `Webhook-Id` seen before, or None for a new delivery."""
+        with self._transaction():
+            known = self._db.execute(
+                "SELECT jobs.id, jobs.status FROM deliveries JOIN jobs ON jobs.id = job_id"
+                " WHERE webhook_id = ?",
+                (webhook_id,),
+            ).fetchone()
+            return self._redeliver(known[0], known[1], time.time()) if known else None
+
+    def _insert(self, mention: Mention, now: float) -> int:
+        (job_id,) = self._db.execute(
+            "INSERT INTO jobs (comment_id, discussion_key, author_id, mention, status,"
+            " not_before, created_at, updated_at) VALUES (?, ?, ?, ?, 'queued', ?, ?, ?)"
+            " RETURNING id",
+            (
+                mention.comment_id,
+                mention.where.key,
+                mention.author_id,
+                _dump(mention),
+                now,
+                now,
+                now,
+            ),
+        ).fetchone()
+        return int(job_id)
+
+    def _redeliver(self, job_id: int, status: str, now: float) -> tuple[EnqueueOutcome, int]:
+        # A replay after a failure is a request to try again, at once.
+        if status not in ("failed", "dead"):
+            return "duplicate", job_id
+        self._db.execute(
+            "UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, reason = NULL,"
+            " updated_at = ? WHERE id = ?",
+            (now, now, job_id),
+        )
+        return "queued", job_id
+
+    def force(self, comment_id: str) -> bool:
+        """Queue a fresh answer to a comment, even one already answered."""
+        now = time.time()
+        cursor = self._db.execute(
+            "UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, reason = NULL,"
+            " posting_at = NULL, lease_until = NULL, round = round + 1, updated_at = ?"
+            " WHERE comment_id = ? AND status <> 'running'",
+            (now, now, comment_id),
+        )
+        return cursor.rowcount == 1
 
     def claim(self, lease_seconds: float) -> Job | None:
         now = time.time()
         row = self._db.execute(_CLAIM, {"now": now, "lease_until": now + lease_seconds}).fetchone()
         if row is None:
             return None
-        return Job(id=int(row[0]), mention=_load(row[1]), attempts=int(row[2]))
+        job_id, mention, attempts, posting_at, round_ = row
+        return Job(int(job_id), _load(mention), int(attempts), posting_at, int(round_))
 
     def renew(self, job_id: int, lease_seconds: float) -> None:
         now = time.time()
@@ -180,13 +247,26 @@ class Store:
             (time.time(), job_id),
         )
 
+    def mark_posting(self, job_id: int) -> None:
+        self._db.execute("UPDATE jobs SET posting_at = ? WHERE id = ?", (time.time(), job_id))
+
     def finish(
         self, job_id: int, status: JobStatus, reason: str, reply_id: str | None = None
     ) -> None:
+        now = time.time()
         self._db.execute(
             "UPDATE jobs SET status = ?, reason = ?, reply_id = ?, lease_until = NULL,"
+            " replied_at = CASE WHEN ? = 'done' THEN ? ELSE replied_at END, updated_at = ?"
+            " WHERE id = ?",
+            (status, reason[:500], reply_id, status, now, now, job_id),
+        )
+
+    def retry_later(self, job_id: int, reason: str, delay: float) -> None:
+        now = time.time()
+        self._db.execute(
+            "UPDATE jobs SET status = 'failed', reason = ?, not_before = ?, lease_until = NULL,"
             " updated_at = ? WHERE id = ?",
-            (status, reason[:500], reply_id, time.time(), job_id),
+            (reason[:500], now + delay, now, job_id),
         )
 
     def get(self, comment_id: str) -> JobRecord | None:
@@ -200,6 +280,37 @@ class Store:
     def count(self, status: JobStatus) -> int:
         (n,) = self._db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()
         return int(n)
+
+    def depth(self) -> int:
+        """Jobs not yet finished: what backpressure is measured against."""
+        (n,) = self._db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running', 'failed')"
+        ).fetchone()
+        return int(n)
+
+    def replies_since(
+        self, since: float, *, discussion_key: str | None = None, author_id: str | None = None
+    ) -> int:
+        (n,) = self._db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE replied_at >= ?"
+            " AND (? IS NULL OR discussion_key = ?) AND (? IS NULL OR author_id = ?)",
+            (since, discussion_key, discussion_key, author_id, author_id),
+        ).fetchone()
+        return int(n)
+
+    def prune(self, finished_before: float) -> int:
+        """Delete finished jobs (and their deliveries) last touched before the cutoff."""
+        with self._transaction():
+            self._db.execute(
+                "DELETE FROM deliveries WHERE job_id IN (SELECT id FROM jobs"
+                " WHERE status IN ('done', 'dead') AND updated_at < ?)",
+                (finished_before,),
+            )
+            cursor = self._db.execute(
+                "DELETE FROM jobs WHERE status IN ('done', 'dead') AND updated_at < ?",
+                (finished_before,),
+            )
+            return cursor.rowcount
 
 
 def _dump(mention: Mention) -> str:

@@ -7,12 +7,14 @@ faithful. Each records every request it receives and can be scripted to fail.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import itertools
 import json
 import socket
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -87,12 +89,17 @@ class _Recorder:
 
 
 class FakeHub(_Recorder):
-    """Whoami, comments and discussion details, for one valid token."""
+    """Whoami, comments and discussion details, for one valid token.
+
+    Posted comments are kept per discussion and served back as its events, so the bot can
+    find its own earlier replies.
+    """
 
     def __init__(self, token: str = TOKEN) -> None:
         super().__init__()
         self.token = token
         self.ids = (f"{n:024x}" for n in itertools.count(0xC0FFEE000))
+        self.threads: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.app = Starlette(
             routes=[
                 Route("/api/whoami-v2", self._whoami, methods=["GET"]),
@@ -101,8 +108,29 @@ class FakeHub(_Recorder):
                     self._comment,
                     methods=["POST"],
                 ),
+                Route(
+                    "/api/{kind}/{repo:path}/discussions/{num:int}",
+                    self._discussion,
+                    methods=["GET"],
+                ),
             ]
         )
+
+    def add_comment(self, thread: str, author: str, text: str) -> dict[str, Any]:
+        """Put a comment into a discussion, as the Hub would show it in its events."""
+        event = {
+            "id": next(self.ids),
+            "type": "comment",
+            "createdAt": "2026-11-23T07:00:00.000Z",
+            "author": {"name": author, "type": "user", "isBot": author == BOT_NAME},
+            "data": {
+                "edited": False,
+                "hidden": False,
+                "latest": {"raw": text, "html": f"<p>{text}</p>", "updatedAt": "2026-11-23"},
+            },
+        }
+        self.threads[thread].append(event)
+        return event
 
     @property
     def comments(self) -> list[Received]:
@@ -140,24 +168,29 @@ class FakeHub(_Recorder):
             return scripted.response()
         if not isinstance(entry.body, dict) or not isinstance(entry.body.get("comment"), str):
             return JSONResponse({"error": "comment is required"}, 400)
-        text = entry.body["comment"]
+        thread = request.url.path.removesuffix("/comment")
+        return JSONResponse(
+            {"newMessage": self.add_comment(thread, BOT_NAME, entry.body["comment"])}
+        )
+
+    async def _discussion(self, request: Request) -> Response:
+        await self.record(request)
+        if not self._authorised(request):
+            return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
+        scripted = self.next_scripted()
+        if scripted:
+            return scripted.response()
+        repo, kind = request.path_params["repo"], request.path_params["kind"]
         return JSONResponse(
             {
-                "newMessage": {
-                    "id": next(self.ids),
-                    "type": "comment",
-                    "createdAt": "2026-11-23T07:00:00.000Z",
-                    "author": {"id": BOT_ID, "name": BOT_NAME, "type": "user", "isBot": True},
-                    "data": {
-                        "edited": False,
-                        "hidden": False,
-                        "latest": {
-                            "raw": text,
-                            "html": f"<p>{text}</p>",
-                            "updatedAt": "2026-11-23T07:00:00.000Z",
-                        },
-                    },
-                }
+                "num": request.path_params["num"],
+                "title": "A discussion",
+                "status": "open",
+                "isPullRequest": False,
+                "createdAt": "2026-11-23T06:00:00.000Z",
+                "author": {"name": "someone"},
+                "repo": {"name": repo, "type": kind.removesuffix("s")},
+                "events": self.threads[request.url.path],
             }
         )
 
@@ -173,10 +206,22 @@ class FakeModel(_Recorder):
         super().__init__()
         self.reply = reply
         self.echo = False
+        self.gate = threading.Event()
+        self.gate.set()
         self.app = Starlette(routes=[Route("/{path:path}", self._generate, methods=["POST"])])
+
+    def hold(self) -> None:
+        """Make requests wait (after being recorded) until `release()`."""
+        self.gate.clear()
+
+    def release(self) -> None:
+        self.gate.set()
 
     async def _generate(self, request: Request) -> Response:
         entry = await self.record(request)
+        if not self.gate.is_set():
+            # Bounded, so a test that forgets to release cannot hang the fake's shutdown.
+            await asyncio.to_thread(self.gate.wait, 30)
         scripted = self.next_scripted()
         if scripted:
             return scripted.response()

@@ -12,10 +12,11 @@ import pytest
 from bot.app import hub_http_client
 from bot.config import Settings
 from bot.events import Decider, Ignore, Mention, parse_payload
-from bot.hub import HubClient
+from bot.guards import Guards
+from bot.hub import HubClient, Whoami
 from bot.inference import GenerationParameters, TextGenerationModel
 from bot.prompts import Prompts
-from bot.reply import ReplyFlow, reply_marker
+from bot.reply import Attempts, ReplyFlow, reply_marker
 from bot.store import JobRecord, Store
 from bot.upstream import RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload
@@ -70,7 +71,16 @@ async def harness(
         generation = TextGenerationModel(
             model_http, settings.inference_url, GenerationParameters(64, 0.7, 0.9), retry
         )
-        flow = ReplyFlow(prompts, generation, HubClient(hub_http, retry), store, BOT)
+        client = HubClient(hub_http, retry)
+        flow = ReplyFlow(
+            prompts,
+            generation,
+            client,
+            store,
+            Whoami(client, None, BOT),
+            Guards(settings),
+            Attempts(max_attempts=1),
+        )
         yield Harness(flow, store, prompts)
 
 
