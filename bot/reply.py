@@ -62,6 +62,10 @@ class ReplyFlow:
         self._fault = fault
 
     async def run(self, job: Job) -> None:
+        if job.attempts > self._attempts.max_attempts:
+            # Only a job whose process died every time gets here: stop a crash loop.
+            self._dead(job, f"gave up after {job.attempts - 1} interrupted attempts")
+            return
         checkpoint(self._fault, "claimed")
         mention = job.mention
         marker = reply_marker(mention.comment_id, job.round)

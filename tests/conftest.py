@@ -15,11 +15,10 @@ from bot.config import Secret, Settings
 from bot.events import Identity
 from bot.prompts import Prompts
 from bot.upstream import RetryPolicy
+from tests.botprocess import ROOT, WEBHOOK_SECRET, Fakes
 from tests.fakes import BOT_ID, BOT_NAME, TOKEN, FakeHub, FakeModel, serve_in_thread
 
-ROOT = Path(__file__).resolve().parent.parent
 PAYLOADS = Path(__file__).parent / "fixtures" / "payloads"
-WEBHOOK_SECRET = "whsec-correct-horse-battery-staple"
 BOT = Identity(id=BOT_ID, name=BOT_NAME)
 
 
@@ -68,6 +67,14 @@ def model() -> FakeModel:
 
 
 @pytest.fixture
+def fakes() -> Iterator[Fakes]:
+    """A fake Hub and a fake model, each on its own port on 127.0.0.1."""
+    hub, model = FakeHub(), FakeModel()
+    with serve_in_thread(hub.app) as hub_url, serve_in_thread(model.app) as model_url:
+        yield Fakes(hub, hub_url, model, model_url)
+
+
+@pytest.fixture
 def sleeps() -> RecordedSleep:
     return RecordedSleep()
 
@@ -84,11 +91,13 @@ def make_client(
     """Serve the bot app on 127.0.0.1 against the fakes; `changes` tweak the settings."""
     with contextlib.ExitStack() as stack:
 
-        def start(**changes: Any) -> httpx.Client:
+        def start(
+            bot: Identity | None = BOT, retry: RetryPolicy = retry, **changes: Any
+        ) -> httpx.Client:
             tuned = replace(settings, **changes)
             app = create_app(
                 tuned,
-                BOT,
+                bot,
                 Prompts(tuned.prompts_dir, tuned.prompt_template),
                 hub_transport=httpx.ASGITransport(app=hub.app),
                 model_transport=httpx.ASGITransport(app=model.app),

@@ -2,103 +2,34 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import ROOT, WEBHOOK_SECRET, load_payload
-from tests.fakes import BOT_ID, TOKEN, FakeHub, FakeModel, free_port, serve_in_thread
-
-
-@dataclass
-class BotProcess:
-    process: subprocess.Popen[bytes]
-    url: str
-    stdout: Path
-    stderr: Path
-
-    def output(self) -> str:
-        return self.stdout.read_text() + self.stderr.read_text()
-
-    def deliver(self, payload: object, path: str = "/webhook", **headers: str) -> httpx.Response:
-        sent = {"X-Webhook-Secret": WEBHOOK_SECRET, **headers}
-        return httpx.post(self.url + path, content=json.dumps(payload), headers=sent, timeout=10)
-
-
-def bot_environment(tmp_path: Path, hub_url: str, model_url: str, **extra: str) -> dict[str, str]:
-    # A clean environment and working directory, so a developer's .env cannot leak in.
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHONPATH": str(ROOT),
-        "HF_TOKEN": TOKEN,
-        "WEBHOOK_SECRET": WEBHOOK_SECRET,
-        "HF_ENDPOINT": hub_url,
-        "INFERENCE_URL": f"{model_url}/models/bigscience/bloom",
-        "DATA_DIR": str(tmp_path / "data"),
-        "PROMPTS_DIR": str(ROOT / "prompts"),
-        "HOST": "127.0.0.1",
-        "PORT": str(free_port()),
-        "RETRY_BUDGET": "5",
-        **extra,
-    }
-
-
-def start_bot(tmp_path: Path, env: dict[str, str]) -> BotProcess:
-    stdout, stderr = tmp_path / "stdout.log", tmp_path / "stderr.log"
-    with stdout.open("wb") as out, stderr.open("wb") as err:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, stdout=out, stderr=err
-        )
-    return BotProcess(process, f"http://127.0.0.1:{env['PORT']}", stdout, stderr)
-
-
-def wait_healthy(bot: BotProcess, timeout: float = 20.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if bot.process.poll() is not None:
-            pytest.fail(f"bot exited early:\n{bot.output()}")
-        try:
-            if httpx.get(bot.url + "/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    pytest.fail(f"bot did not become healthy:\n{bot.output()}")
+from tests.botprocess import BotProcess, Fakes, bot_environment, start_bot, wait_healthy
+from tests.conftest import WEBHOOK_SECRET, load_payload
+from tests.fakes import BOT_ID, TOKEN, FakeHub, serve_in_thread
 
 
 @pytest.fixture
-def fakes() -> Iterator[tuple[FakeHub, str, FakeModel, str]]:
-    hub, model = FakeHub(), FakeModel()
-    with serve_in_thread(hub.app) as hub_url, serve_in_thread(model.app) as model_url:
-        yield hub, hub_url, model, model_url
-
-
-@pytest.fixture
-def running_bot(tmp_path: Path, fakes: tuple[FakeHub, str, FakeModel, str]) -> Iterator[BotProcess]:
-    _, hub_url, _, model_url = fakes
-    bot = start_bot(tmp_path, bot_environment(tmp_path, hub_url, model_url))
+def running_bot(tmp_path: Path, fakes: Fakes) -> Iterator[BotProcess]:
+    bot = start_bot(tmp_path, bot_environment(tmp_path, fakes))
     try:
         wait_healthy(bot)
         yield bot
     finally:
-        if bot.process.poll() is None:
-            bot.process.kill()
-            bot.process.wait()
+        bot.stop()
 
 
 def test_a_mention_gets_one_reply_on_the_hub_and_nothing_else_is_sent(
-    running_bot: BotProcess, fakes: tuple[FakeHub, str, FakeModel, str]
+    running_bot: BotProcess, fakes: Fakes
 ) -> None:
-    hub, _, model, _ = fakes
+    hub, model = fakes.hub, fakes.model
 
     response = running_bot.deliver(load_payload("comment_create_mention"))
 
@@ -129,9 +60,9 @@ def test_startup_says_who_the_bot_is_and_where_to_point_the_webhook(
 
 
 def test_urls_inside_a_forged_payload_never_receive_the_token(
-    running_bot: BotProcess, fakes: tuple[FakeHub, str, FakeModel, str]
+    running_bot: BotProcess, fakes: Fakes
 ) -> None:
-    hub = fakes[0]
+    hub = fakes.hub
     trap = FakeHub()
     with serve_in_thread(trap.app) as trap_url:
         payload = load_payload("comment_create_mention")
@@ -145,9 +76,9 @@ def test_urls_inside_a_forged_payload_never_receive_the_token(
 
 
 def test_secrets_stay_out_of_the_logs_and_sigterm_stops_cleanly(
-    running_bot: BotProcess, fakes: tuple[FakeHub, str, FakeModel, str]
+    running_bot: BotProcess, fakes: Fakes
 ) -> None:
-    hub = fakes[0]
+    hub = fakes.hub
     payload = load_payload("comment_create_mention")
     by_query = running_bot.deliver(payload, path=f"/webhook?secret={WEBHOOK_SECRET}")
     wrong = httpx.post(f"{running_bot.url}/webhook?secret=almost-{WEBHOOK_SECRET}", content=b"{}")
@@ -166,11 +97,8 @@ def test_secrets_stay_out_of_the_logs_and_sigterm_stops_cleanly(
     assert TOKEN not in output
 
 
-def test_a_rejected_token_stops_startup_with_one_line(
-    tmp_path: Path, fakes: tuple[FakeHub, str, FakeModel, str]
-) -> None:
-    _, hub_url, _, model_url = fakes
-    env = bot_environment(tmp_path, hub_url, model_url, HF_TOKEN="hf_revoked_token_value")
+def test_a_rejected_token_stops_startup_with_one_line(tmp_path: Path, fakes: Fakes) -> None:
+    env = bot_environment(tmp_path, fakes, HF_TOKEN="hf_revoked_token_value")
 
     result = subprocess.run(
         [sys.executable, "-m", "bot"], cwd=tmp_path, env=env, capture_output=True, timeout=60
@@ -184,8 +112,8 @@ def test_a_rejected_token_stops_startup_with_one_line(
     assert b"hf_revoked_token_value" not in result.stdout + result.stderr
 
 
-def test_a_missing_setting_stops_startup_with_one_line(tmp_path: Path) -> None:
-    env = bot_environment(tmp_path, "http://127.0.0.1:9", "http://127.0.0.1:9")
+def test_a_missing_setting_stops_startup_with_one_line(tmp_path: Path, fakes: Fakes) -> None:
+    env = bot_environment(tmp_path, fakes)
     del env["WEBHOOK_SECRET"]
 
     result = subprocess.run(

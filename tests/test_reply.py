@@ -255,3 +255,75 @@ async def test_a_hub_5xx_on_the_comment_post_is_not_blindly_repeated(
 
     assert len(hub.comments) == 1
     assert record.status == "dead"
+
+
+async def test_after_an_interrupted_post_the_reply_found_on_the_hub_is_not_posted_again(
+    harness: Harness, hub: FakeHub, model: FakeModel
+) -> None:
+    due = mention()
+    harness.store.enqueue(due)
+    job = harness.store.claim(60)
+    assert job is not None
+    harness.store.mark_posting(job.id)  # the crashed attempt got this far, and posted
+    thread = "/api/models/some-user/some-repo/discussions/4"
+    posted = hub.add_comment(thread, "hub-bot", f"Earlier.\n\n{reply_marker(due.comment_id)}")
+    harness.store.release(job.id)
+    again = harness.store.claim(60)
+    assert again is not None and again.posting_at is not None
+
+    await harness.flow.run(again)
+
+    record = harness.store.get(due.comment_id)
+    assert record is not None and (record.status, record.reply_id) == ("done", posted["id"])
+    assert hub.comments == [] and model.requests == []
+
+
+async def test_a_marker_in_someone_elses_comment_does_not_count(
+    harness: Harness, hub: FakeHub
+) -> None:
+    due = mention()
+    harness.store.enqueue(due)
+    job = harness.store.claim(60)
+    assert job is not None
+    harness.store.mark_posting(job.id)
+    thread = "/api/models/some-user/some-repo/discussions/4"
+    hub.add_comment(thread, "a-troll", reply_marker(due.comment_id))
+    harness.store.release(job.id)
+    again = harness.store.claim(60)
+    assert again is not None
+
+    await harness.flow.run(again)
+
+    assert len(hub.comments) == 1
+
+
+async def test_a_forced_round_posts_a_fresh_answer_with_its_own_marker(
+    harness: Harness, hub: FakeHub
+) -> None:
+    first = await harness.answer()
+    assert harness.store.force("6398872887bfcfb93a306f18")
+    job = harness.store.claim(60)
+    assert job is not None
+
+    await harness.flow.run(job)
+
+    assert first.status == "done"
+    assert len(hub.comments) == 2
+    assert hub.comments[1].body["comment"].endswith(reply_marker("6398872887bfcfb93a306f18", 1))
+
+
+async def test_a_job_whose_process_kept_dying_is_given_up(
+    harness: Harness, hub: FakeHub, model: FakeModel
+) -> None:
+    due = mention()
+    harness.store.enqueue(due)
+    for _ in range(2):  # Attempts(max_attempts=1): the second claim is one too many
+        job = harness.store.claim(lease_seconds=-1)
+    assert job is not None and job.attempts == 2
+
+    await harness.flow.run(job)
+
+    record = harness.store.get(due.comment_id)
+    assert record is not None and record.status == "dead"
+    assert record.reason == "gave up after 1 interrupted attempts"
+    assert hub.comments == [] and model.requests == []

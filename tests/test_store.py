@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -100,3 +101,56 @@ def test_migrations_run_once_and_record_the_version(tmp_path: Path) -> None:
     assert reopened.count("queued") == 1
     (version,) = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()
     assert version == len(MIGRATIONS)
+
+
+def test_finished_jobs_past_retention_are_pruned_and_unfinished_ones_kept(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    store.enqueue(mention("old"), webhook_id="w-old")
+    store.enqueue(mention("waiting", ELSEWHERE))
+    job = store.claim(60)
+    assert job is not None and job.mention.comment_id == "old"
+    store.finish(job.id, "done", "replied")
+
+    assert store.prune(finished_before=time.time() - 60) == 0
+    assert store.prune(finished_before=time.time() + 1) == 1
+
+    assert store.get("old") is None
+    assert store.redeliver("w-old") is None
+    assert store.get("waiting") is not None
+
+
+def test_force_starts_a_new_round_even_for_an_answered_comment(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    store.enqueue(mention("c1"))
+    job = store.claim(60)
+    assert job is not None and job.round == 0
+    store.mark_posting(job.id)
+    store.finish(job.id, "done", "replied", reply_id="r1")
+
+    assert store.force("c1") is True
+    assert store.force("unknown") is False
+
+    again = store.claim(60)
+    assert again is not None
+    assert (again.round, again.attempts, again.posting_at) == (1, 1, None)
+
+
+def test_a_failed_job_waits_for_its_time(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    store.enqueue(mention("c1"))
+    job = store.claim(60)
+    assert job is not None
+
+    store.retry_later(job.id, "model: HTTP 503", delay=3600)
+
+    assert store.claim(60) is None
+    record = store.get("c1")
+    assert record is not None and (record.status, record.reason) == ("failed", "model: HTTP 503")
+
+
+def test_queue_cap_refuses_only_new_comments(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    store.enqueue(mention("c1"))
+
+    assert store.enqueue(mention("c2"), max_depth=1) == ("full", 0)
+    assert store.enqueue(mention("c1"), max_depth=1)[0] == "duplicate"

@@ -1,0 +1,162 @@
+"""Replays, ordering, backpressure and attempts, against the app served on 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+
+from bot.config import Settings
+from bot.upstream import RetryPolicy
+from tests.botprocess import eventually
+from tests.conftest import WEBHOOK_SECRET, deliver, load_payload
+from tests.fakes import FakeHub, FakeModel, Scripted
+
+MENTION = load_payload("comment_create_mention")
+Start = Callable[..., httpx.Client]
+
+
+def mention_in(num: int, comment: int | None = None) -> dict[str, object]:
+    payload = load_payload("comment_create_mention")
+    payload["discussion"]["num"] = num
+    payload["comment"]["id"] = f"{comment if comment is not None else num:024x}"
+    payload["comment"]["content"] = f"@hub-bot question {comment or num}"
+    return payload
+
+
+def test_ten_concurrent_and_ten_sequential_replays_make_one_reply(
+    client: httpx.Client, hub: FakeHub
+) -> None:
+    body = json.dumps(MENTION)
+    headers = {"X-Webhook-Secret": WEBHOOK_SECRET, "Content-Type": "application/json"}
+
+    def replay(_: int) -> int:
+        with httpx.Client(base_url=str(client.base_url), timeout=10) as own:
+            return own.post("/webhook", content=body, headers=headers).status_code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        concurrent = list(pool.map(replay, range(10)))
+    sequential = [replay(n) for n in range(10)]
+
+    assert sorted(concurrent) == [200] * 9 + [202]
+    assert sequential == [200] * 10
+    assert hub.wait_until(lambda: len(hub.comments) == 1)
+    assert not hub.wait_until(lambda: len(hub.comments) > 1, timeout=1.5)
+
+
+def test_webhook_id_seen_before_is_a_duplicate_without_reading_the_body(
+    client: httpx.Client,
+) -> None:
+    first = deliver(client, MENTION, **{"Webhook-Id": "whk-1"})
+
+    again = client.post(
+        "/webhook",
+        content=b"not even json",
+        headers={"X-Webhook-Secret": WEBHOOK_SECRET, "Webhook-Id": "whk-1"},
+    )
+
+    assert first.status_code == 202
+    assert again.status_code == 200
+    assert again.json() == {"status": "duplicate", "id": first.json()["id"]}
+
+
+def test_a_replay_after_a_failure_is_tried_again(
+    client: httpx.Client, hub: FakeHub, model: FakeModel, settings: Settings
+) -> None:
+    model.enqueue(Scripted(400, {"error": "Input validation error"}))
+    first = deliver(client, MENTION, **{"Webhook-Id": "whk-2"})
+    assert first.status_code == 202
+    assert model.wait_until(lambda: len(model.requests) == 1)
+
+    def status() -> str:
+        with sqlite3.connect(settings.database_path) as db:
+            row = db.execute("SELECT status FROM jobs WHERE id = ?", (first.json()["id"],))
+            return str(row.fetchone()[0])
+
+    eventually(lambda: status() == "dead", what="the job to be given up")
+
+    replay = deliver(client, MENTION, **{"Webhook-Id": "whk-2"})
+
+    assert replay.status_code == 202
+    assert replay.json() == {"status": "queued", "id": first.json()["id"]}
+    assert hub.wait_until(lambda: len(hub.comments) == 1)
+
+
+def test_one_discussion_is_answered_in_order_while_another_runs_alongside(
+    make_client: Start, hub: FakeHub, model: FakeModel
+) -> None:
+    client = make_client(concurrency=4)
+    model.hold()
+    for comment in (1, 2, 3):
+        assert deliver(client, mention_in(7, comment)).status_code == 202
+    assert deliver(client, mention_in(8, 9)).status_code == 202
+
+    # Two requests in flight at once: the first of discussion 7, and discussion 8's.
+    assert model.wait_until(lambda: len(model.requests) == 2)
+    in_flight = sorted(r.body["inputs"].split("question ")[1][:1] for r in model.requests)
+    assert in_flight == ["1", "9"]
+    model.release()
+
+    assert hub.wait_until(lambda: len(hub.comments) == 4)
+    thread_7 = [c.body["comment"] for c in hub.comments if "/discussions/7/" in c.path]
+    order = [text.split("reply-to:")[1][:24] for text in thread_7]
+    assert order == [f"{n:024x}" for n in (1, 2, 3)]
+
+
+def test_past_the_queue_cap_new_mentions_get_503_with_retry_after(
+    make_client: Start, model: FakeModel
+) -> None:
+    client = make_client(max_queue=2, concurrency=1)
+    model.hold()
+    try:
+        assert deliver(client, mention_in(1)).status_code == 202
+        assert deliver(client, mention_in(2)).status_code == 202
+
+        refused = deliver(client, mention_in(3))
+        replayed = deliver(client, mention_in(1))
+    finally:
+        model.release()
+
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "60"
+    assert "queue is full" in refused.json()["error"]
+    assert replayed.json()["status"] == "duplicate"
+
+
+def test_transient_failures_are_retried_as_new_attempts_until_the_budget_then_dead(
+    make_client: Start, hub: FakeHub, model: FakeModel, settings: Settings
+) -> None:
+    # No retries inside an attempt, so each 503 costs one whole attempt.
+    client = make_client(max_attempts=3, attempt_backoff=0, retry=RetryPolicy(budget=0))
+    model.enqueue(*[Scripted(503, {"error": "Service Unavailable"})] * 3)
+
+    job = deliver(client, MENTION).json()["id"]
+
+    def reason() -> tuple[str, str]:
+        with sqlite3.connect(settings.database_path) as db:
+            row = db.execute("SELECT status, reason FROM jobs WHERE id = ?", (job,)).fetchone()
+            return str(row[0]), str(row[1])
+
+    eventually(lambda: reason()[0] == "dead", what="the job to be given up")
+    assert "HTTP 503" in reason()[1]
+    assert len(model.requests) == 3
+    assert hub.comments == []
+
+
+def test_the_bot_does_not_decide_until_it_knows_its_own_id(
+    make_client: Start, hub: FakeHub
+) -> None:
+    hub.enqueue(Scripted(503, {"error": "unavailable"}))
+    client = make_client(bot=None, retry=RetryPolicy(budget=0))
+
+    not_yet = deliver(client, MENTION)
+    hub.script.clear()
+    later = deliver(client, MENTION)
+
+    assert not_yet.status_code == 503
+    assert not_yet.headers["Retry-After"] == "30"
+    assert later.status_code == 202
+    assert client.get("/health").json()["bot"] == "hub-bot"

@@ -1,0 +1,197 @@
+"""Nothing lost, nothing twice: the real process is killed at named steps and started again on
+the same database; the fake Hub must end with exactly one reply per mention."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.botprocess import BotProcess, Fakes, bot_environment, eventually, start_bot, wait_healthy
+from tests.conftest import load_payload
+
+MENTION = load_payload("comment_create_mention")
+COMMENT_ID = MENTION["comment"]["id"]
+# Short leases so a restarted bot reclaims the dead process's job within a second.
+FAST_RECOVERY = {"LEASE_SECONDS": "1", "ATTEMPT_BACKOFF": "0"}
+
+
+class Restarts:
+    """Starts the bot again and again on one DATA_DIR, and kills whatever is left at the end."""
+
+    def __init__(self, tmp_path: Path, fakes: Fakes) -> None:
+        self.tmp_path = tmp_path
+        self.fakes = fakes
+        self.started: list[BotProcess] = []
+
+    def start(self, **settings: str) -> BotProcess:
+        env = bot_environment(self.tmp_path, self.fakes, **{**FAST_RECOVERY, **settings})
+        bot = start_bot(self.tmp_path, env, name=f"bot{len(self.started)}")
+        self.started.append(bot)
+        wait_healthy(bot)
+        return bot
+
+
+@pytest.fixture
+def restarts(tmp_path: Path, fakes: Fakes) -> Iterator[Restarts]:
+    runs = Restarts(tmp_path, fakes)
+    try:
+        yield runs
+    finally:
+        fakes.model.release()
+        for bot in runs.started:
+            bot.stop()
+
+
+def mention_in(num: int) -> dict[str, object]:
+    """The fixture mention, moved to discussion `num` with its own comment id."""
+    payload = load_payload("comment_create_mention")
+    payload["discussion"]["num"] = num
+    payload["comment"]["id"] = f"{num:024x}"
+    return payload
+
+
+def assert_died_by_sigkill(bot: BotProcess) -> None:
+    assert bot.process.wait(timeout=20) == -signal.SIGKILL
+
+
+def test_killed_right_after_the_202_the_mention_is_answered_after_restart(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    first = restarts.start(BOT_FAULT="die:claimed")
+    assert first.deliver(MENTION).status_code == 202
+    assert_died_by_sigkill(first)
+    assert fakes.model.requests == []
+
+    second = restarts.start()
+
+    eventually(lambda: second.job_status(COMMENT_ID) == "done", what="the job to finish")
+    assert len(fakes.hub.comments) == 1
+
+
+def test_killed_during_generation_the_mention_is_answered_once_after_restart(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    fakes.model.hold()
+    first = restarts.start()
+    assert first.deliver(MENTION).status_code == 202
+    assert fakes.model.wait_until(lambda: len(fakes.model.requests) == 1)
+
+    first.process.send_signal(signal.SIGKILL)
+    assert_died_by_sigkill(first)
+    fakes.model.release()
+    second = restarts.start()
+
+    eventually(lambda: second.job_status(COMMENT_ID) == "done", what="the job to finish")
+    assert len(fakes.hub.comments) == 1
+    assert len(fakes.model.requests) == 2
+
+
+def test_killed_after_posting_but_before_recording_it_does_not_post_again(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    first = restarts.start(BOT_FAULT="die:after-post")
+    assert first.deliver(MENTION).status_code == 202
+    assert_died_by_sigkill(first)
+    assert len(fakes.hub.comments) == 1
+    assert first.job_status(COMMENT_ID) == "running"
+
+    second = restarts.start()
+
+    eventually(lambda: second.job_status(COMMENT_ID) == "done", what="the job to finish")
+    assert len(fakes.hub.comments) == 1
+    reads = [r for r in fakes.hub.requests if r.method == "GET" and "/discussions/" in r.path]
+    assert [r.path for r in reads] == ["/api/models/some-user/some-repo/discussions/4"]
+    assert "found on the Hub" in second.output()
+
+
+def test_sigterm_lets_the_running_reply_finish_and_leaves_the_queue_for_the_next_start(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    fakes.model.hold()
+    first = restarts.start(CONCURRENCY="1", SHUTDOWN_GRACE="20")
+    for num in (1, 2, 3):
+        assert first.deliver(mention_in(num)).status_code == 202
+    assert fakes.model.wait_until(lambda: len(fakes.model.requests) == 1)
+
+    first.process.send_signal(signal.SIGTERM)
+    eventually(lambda: "Waiting for application shutdown" in first.output(), what="shutdown")
+    fakes.model.release()
+
+    first.process.wait(timeout=30)
+    assert len(fakes.hub.comments) == 1  # the running one finished within the grace period
+    assert len(fakes.model.requests) == 1  # the queued ones were not started
+    assert [first.job_status(f"{n:024x}") for n in (1, 2, 3)] == ["done", "queued", "queued"]
+
+    second = restarts.start()
+
+    eventually(lambda: len(fakes.hub.comments) == 3, what="three replies")
+    eventually(lambda: second.job_status(f"{3:024x}") == "done", what="the last job")
+    paths = sorted(c.path for c in fakes.hub.comments)
+    assert paths == [f"/api/models/some-user/some-repo/discussions/{n}/comment" for n in (1, 2, 3)]
+
+
+def test_sigterm_past_the_grace_period_hands_the_running_job_back(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    fakes.model.hold()
+    first = restarts.start(SHUTDOWN_GRACE="0.5")
+    assert first.deliver(MENTION).status_code == 202
+    assert fakes.model.wait_until(lambda: len(fakes.model.requests) == 1)
+
+    first.process.send_signal(signal.SIGTERM)
+    first.process.wait(timeout=30)
+    assert first.job_status(COMMENT_ID) == "queued"
+    assert fakes.hub.comments == []
+
+    fakes.model.release()
+    second = restarts.start()
+
+    eventually(lambda: second.job_status(COMMENT_ID) == "done", what="the job to finish")
+    assert len(fakes.hub.comments) == 1
+
+
+def test_another_process_on_the_same_database_reclaims_a_dead_process_job(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    fakes.model.hold()
+    doomed = restarts.start()
+    survivor = restarts.start()
+    assert doomed.deliver(MENTION).status_code == 202
+    assert fakes.model.wait_until(lambda: len(fakes.model.requests) == 1)
+
+    doomed.process.send_signal(signal.SIGKILL)
+    assert_died_by_sigkill(doomed)
+    fakes.model.release()
+
+    eventually(lambda: survivor.job_status(COMMENT_ID) == "done", what="the survivor to answer")
+    assert len(fakes.hub.comments) == 1
+    assert "outcome=replied" in survivor.output()
+
+
+def test_an_operator_can_force_a_fresh_answer_while_the_bot_runs(
+    restarts: Restarts, fakes: Fakes, tmp_path: Path
+) -> None:
+    bot = restarts.start()
+    assert bot.deliver(MENTION).status_code == 202
+    eventually(lambda: bot.job_status(COMMENT_ID) == "done", what="the first answer")
+
+    env = bot_environment(tmp_path, fakes)
+    forced = subprocess.run(
+        [sys.executable, "-m", "bot", "retry", COMMENT_ID],
+        cwd=tmp_path, env=env, capture_output=True, timeout=60,
+    )  # fmt: skip
+    unknown = subprocess.run(
+        [sys.executable, "-m", "bot", "retry", "0" * 24],
+        cwd=tmp_path, env=env, capture_output=True, timeout=60,
+    )  # fmt: skip
+
+    assert forced.returncode == 0, forced.stderr
+    assert unknown.returncode == 1
+    assert unknown.stderr.decode().startswith("error: no job for comment")
+    assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 2)
+    assert fakes.hub.comments[1].body["comment"].endswith(f"reply-to:{COMMENT_ID} round:1 -->")
