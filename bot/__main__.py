@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sqlite3
 import sys
+from pathlib import Path
 
 import uvicorn
 
@@ -21,6 +22,7 @@ from bot.errors import BotError, TransientError
 from bot.events import Identity
 from bot.hub import HubClient, Whoami
 from bot.logs import configure_logging
+from bot.preview import mention_from_payload, mention_from_text, preview
 from bot.prompts import Prompts
 from bot.store import Store
 from bot.upstream import RetryPolicy
@@ -53,7 +55,7 @@ def open_store(settings: Settings) -> Store:
 
 
 def serve(settings: Settings) -> int:
-    prompts = Prompts(settings.prompts_dir, settings.prompt_template)
+    prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
     open_store(settings).close()
     bot = asyncio.run(identify(settings))
     account = f"{bot.name} (id {bot.id})" if bot else "unknown until the Hub answers whoami"
@@ -88,6 +90,15 @@ def retry_job(settings: Settings, comment_id: str) -> int:
     return 0
 
 
+def run_preview(settings: Settings, args: argparse.Namespace) -> int:
+    if args.payload:
+        mention = mention_from_payload(Path(args.payload))
+    else:
+        mention = mention_from_text(args.comment, args.repo, args.title, args.pull_request)
+    print(asyncio.run(preview(settings, mention, args.generate)))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m bot",
@@ -99,12 +110,26 @@ def main(argv: list[str] | None = None) -> int:
         "retry", help="answer a comment again, even one already answered or given up on"
     )
     retry.add_argument("comment_id", help="the id of the comment that mentioned the bot")
+    show = commands.add_parser(
+        "preview", help="print the prompt (and with --generate the reply) without posting"
+    )
+    source = show.add_mutually_exclusive_group(required=True)
+    source.add_argument("--comment", help="the text of a comment that mentions the bot")
+    source.add_argument("--payload", help="a saved webhook payload (JSON file)")
+    show.add_argument("--repo", default="your-org/your-model", help="repo name for --comment")
+    show.add_argument("--title", default="A question", help="discussion title for --comment")
+    show.add_argument("--pull-request", action="store_true", help="treat --comment as in a PR")
+    show.add_argument("--generate", action="store_true", help="also call the model")
     args = parser.parse_args(argv)
     try:
         settings = load_settings()
-        configure_logging(settings.log_level, [settings.hf_token, settings.webhook_secret])
+        configure_logging(
+            settings.log_level, [settings.hf_token, settings.webhook_secret, settings.model_token]
+        )
         if args.command == "retry":
             return retry_job(settings, args.comment_id)
+        if args.command == "preview":
+            return run_preview(settings, args)
         return serve(settings)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)

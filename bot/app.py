@@ -15,13 +15,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.config import Settings
+from bot.compose import Composer, Style
+from bot.config import Secret, Settings
 from bot.events import Identity
 from bot.guards import Guards
 from bot.hub import HubClient, Whoami
-from bot.inference import GenerationParameters, TextGenerationModel
+from bot.inference import ChatModel, GenerationParameters, Model, TextGenerationModel
 from bot.prompts import Prompts
-from bot.reply import Attempts, ReplyFlow
+from bot.reply import Attempts, ReplyFlow, ReplyOptions
 from bot.store import Store
 from bot.upstream import RetryPolicy
 from bot.webhooks import WebhookReceiver
@@ -36,17 +37,52 @@ def hub_http_client(
     """A client bound to HF_ENDPOINT: requests carry relative paths, so the token stays there."""
     return httpx.AsyncClient(
         base_url=settings.hf_endpoint,
-        headers=_headers(settings),
+        headers=_headers(settings.hf_token),
         timeout=settings.hub_timeout,
         transport=transport,
     )
 
 
-def _headers(settings: Settings) -> dict[str, str]:
-    return {
-        "Authorization": f"Bearer {settings.hf_token.reveal()}",
-        "User-Agent": USER_AGENT,
-    }
+def _headers(token: Secret) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.reveal()}", "User-Agent": USER_AGENT}
+
+
+def model_client(settings: Settings, http: httpx.AsyncClient, retry: RetryPolicy) -> Model:
+    """The backend INFERENCE_API names, talking to INFERENCE_URL."""
+    kind = ChatModel if settings.inference_api == "chat" else TextGenerationModel
+    parameters = GenerationParameters(settings.max_new_tokens, settings.temperature, settings.top_p)
+    return kind(http, settings.model_url, settings.inference_model, parameters, retry)
+
+
+def model_http_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """A client that carries INFERENCE_TOKEN (HF_TOKEN unless set), never the Hub's base URL."""
+    return httpx.AsyncClient(
+        headers=_headers(settings.model_token),
+        timeout=settings.inference_timeout,
+        transport=transport,
+    )
+
+
+def composer(settings: Settings, prompts: Prompts, model: Model) -> Composer:
+    secrets = (settings.hf_token, settings.webhook_secret, settings.model_token)
+    style = Style(
+        thread_budget=settings.thread_budget_chars,
+        max_reply_chars=settings.max_reply_chars,
+        allow_mentions=settings.allow_mentions,
+        secrets=tuple(secret.reveal() for secret in secrets),
+    )
+    return Composer(prompts, model, style)
+
+
+def reply_options(settings: Settings) -> ReplyOptions:
+    return ReplyOptions(
+        attempts=Attempts(settings.max_attempts, settings.attempt_backoff),
+        read_thread=settings.thread_budget_chars > 0,
+        failure_notice=settings.failure_notice,
+        fault=settings.bot_fault,
+    )
 
 
 def create_app(
@@ -67,30 +103,19 @@ def create_app(
             stack.callback(store.close)
             hub_http = await stack.enter_async_context(hub_http_client(settings, hub_transport))
             model_http = await stack.enter_async_context(
-                httpx.AsyncClient(
-                    headers=_headers(settings),
-                    timeout=settings.inference_timeout,
-                    transport=model_transport,
-                )
+                model_http_client(settings, model_transport)
             )
-            model = TextGenerationModel(
-                model_http,
-                settings.inference_url,
-                GenerationParameters(settings.max_new_tokens, settings.temperature, settings.top_p),
-                retry,
-            )
+            model = model_client(settings, model_http, retry)
             hub = HubClient(hub_http, retry)
             whoami = Whoami(hub, settings.bot_username, known=bot)
             guards = Guards(settings)
             flow = ReplyFlow(
-                prompts,
-                model,
+                composer(settings, prompts, model),
                 hub,
                 store,
                 whoami,
                 guards,
-                Attempts(settings.max_attempts, settings.attempt_backoff),
-                settings.bot_fault,
+                reply_options(settings),
             )
             worker = Worker(
                 store,

@@ -68,9 +68,10 @@ def _ranged(kind: Callable[[str], Any], low: float, high: float) -> Callable[[st
 
 def _choice(*options: str) -> Callable[[str], str]:
     def parse(raw: str) -> str:
-        if raw.upper() not in options:
-            raise ValueError(raw)
-        return raw.upper()
+        for option in options:
+            if raw.lower() == option.lower():
+                return option
+        raise ValueError(raw)
 
     return parse
 
@@ -88,10 +89,14 @@ def _words(raw: str) -> tuple[str, ...]:
     return tuple(word for word in raw.replace(",", " ").split() if word)
 
 
-def _template_name(raw: str) -> str:
-    if "/" in raw or "\\" in raw or raw.startswith("."):
-        raise ValueError(raw)
-    return raw
+def _prompt_routes(raw: str) -> tuple[tuple[str, str], ...]:
+    routes = []
+    for pair in _words(raw):
+        glob, _, name = pair.partition("=")
+        if not glob or not name or "/" in name or "\\" in name or name.startswith("."):
+            raise ValueError(raw)
+        routes.append((glob, name))
+    return tuple(routes)
 
 
 def _secret(raw: str) -> Secret:
@@ -104,8 +109,10 @@ def setting(default: Any, parse: Callable[[str], Any], expected: str) -> Any:
     return field(default=default, metadata={"parse": parse, "expected": expected})
 
 
+BLOOM_URL = "https://router.huggingface.co/hf-inference/models/bigscience/bloom"
+CHAT_URL = "https://router.huggingface.co/v1/chat/completions"
 _PRINTABLE_ASCII = "printable ASCII without spaces (copy it again without quotes or line breaks)"
-_REQUIRED = {
+_REQUIRED: dict[str, str] = {
     "hf_token": "create a write token for the bot account at <HF_ENDPOINT>/settings/tokens",
     "webhook_secret": "choose a long random string and set the same one on the Hub webhook",
 }
@@ -119,21 +126,28 @@ class Settings:
     webhook_secret: Secret = setting(None, _secret, _PRINTABLE_ASCII)
     bot_username: str | None = setting(None, str, "a Hub user name")
     hf_endpoint: str = setting("https://huggingface.co", _http_url, "an http(s) URL")
-    inference_url: str = setting(
-        "https://router.huggingface.co/hf-inference/models/bigscience/bloom",
-        _http_url,
-        "an http(s) URL",
+    inference_api: str = setting(
+        "text-generation", _choice("text-generation", "chat"), "text-generation or chat"
     )
+    inference_url: str | None = setting(None, _http_url, "an http(s) URL")
+    inference_model: str | None = setting(None, str, "a model id")
+    inference_token: Secret | None = setting(None, _secret, _PRINTABLE_ASCII)
     data_dir: Path = setting(Path("data"), Path, "a directory path")
     host: str = setting("0.0.0.0", str, "an address to listen on")  # noqa: S104 - Spaces need it
     port: int = setting(7860, _ranged(int, 1, 65535), "a whole number from 1 to 65535")
     public_url: str | None = setting(None, _http_url, "an http(s) URL")
     space_host: str | None = setting(None, str, "a host name")
     prompts_dir: Path = setting(Path("prompts"), Path, "a directory path")
-    prompt_template: str = setting("completion.j2", _template_name, "a file name in PROMPTS_DIR")
+    prompt_sets: tuple[tuple[str, str], ...] = setting(
+        (), _prompt_routes, "pairs of repo glob=folder in PROMPTS_DIR, such as acme/*=acme"
+    )
     max_new_tokens: int = setting(250, _ranged(int, 1, 4096), "from 1 to 4096")
     temperature: float = setting(0.7, _ranged(float, 0.0, 2.0), "from 0 to 2")
     top_p: float = setting(0.9, _ranged(float, 0.01, 1.0), "from 0.01 to 1")
+    max_reply_chars: int = setting(2000, _ranged(int, 100, 60_000), "from 100 to 60000")
+    thread_budget_chars: int = setting(6000, _ranged(int, 0, 200_000), "from 0 to 200000")
+    allow_mentions: bool = setting(False, _flag, "true or false")
+    failure_notice: bool = setting(True, _flag, "true or false")
     max_body_bytes: int = setting(
         256 * 1024, _ranged(int, 1024, 16 * 1024 * 1024), "a byte count from 1024 to 16777216"
     )
@@ -159,6 +173,16 @@ class Settings:
     answer_pull_requests: bool = setting(True, _flag, "true or false")
     log_level: str = setting("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "a level")
     bot_fault: str | None = setting(None, str, "empty outside the test suite")
+
+    @property
+    def model_url(self) -> str:
+        if self.inference_url:
+            return self.inference_url
+        return CHAT_URL if self.inference_api == "chat" else BLOOM_URL
+
+    @property
+    def model_token(self) -> Secret:
+        return self.inference_token or self.hf_token
 
     @property
     def webhook_url(self) -> str:
@@ -194,12 +218,17 @@ def load_settings(
         try:
             parsed[spec.name] = spec.metadata["parse"](raw)
         except ValueError:
-            shown = "the value given" if spec.name in _REQUIRED else repr(raw)
+            shown = "the value given" if spec.metadata["parse"] is _secret else repr(raw)
             raise ConfigError(
                 f"{name} must be {spec.metadata['expected']}, got {shown}:"
                 " fix it in .env or the environment"
             ) from None
     settings = Settings(**parsed)
+    if settings.inference_api == "chat" and not settings.inference_model:
+        raise ConfigError(
+            "INFERENCE_MODEL is not set: INFERENCE_API=chat needs the model to ask for,"
+            " such as meta-llama/Llama-3.1-8B-Instruct"
+        )
     if "data_dir" not in parsed:
         settings = replace(settings, data_dir=_default_data_dir())
     return settings

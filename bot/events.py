@@ -7,6 +7,7 @@ refused: a refusal makes the Hub retry and, in time, suspend the webhook.
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,6 +118,7 @@ class Mention:
     is_pull_request: bool
     repo_private: bool
     discussion_status: str = "open"
+    received_at: float = 0.0  # when the delivery arrived: the cutoff for thread context
 
 
 @dataclass(frozen=True)
@@ -196,6 +198,7 @@ class Decider:
             is_pull_request=discussion.is_pull_request,
             repo_private=repo.private,
             discussion_status=discussion.status,
+            received_at=time.time(),
         )
 
 

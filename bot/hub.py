@@ -54,28 +54,13 @@ class HubClient:
         message = body.get("newMessage") if isinstance(body, dict) else None
         return str(message.get("id", "")) if isinstance(message, dict) else ""
 
-    async def find_reply(self, ref: DiscussionRef, author: str, marker: str) -> str | None:
-        """The id of a comment by `author` that carries `marker`, if the discussion has one.
-
-        This is how an ambiguous POST (sent, but no answer seen) is settled before posting again.
-        """
+    async def discussion(self, ref: DiscussionRef) -> object:
+        """The discussion with its events (comments, status changes, ...), as JSON."""
 
         async def attempt() -> object:
             return self._checked(await self._send("GET", discussion_path(ref)), "read discussion")
 
-        details = await self._retry.call(attempt)
-        events = details.get("events") if isinstance(details, dict) else None
-        for event in events if isinstance(events, list) else []:
-            if not isinstance(event, dict) or event.get("type") != "comment":
-                continue
-            by = event.get("author")
-            name = by.get("name") if isinstance(by, dict) else None
-            data = event.get("data")
-            latest = data.get("latest") if isinstance(data, dict) else None
-            raw = latest.get("raw") if isinstance(latest, dict) else None
-            if str(name).lower() == author.lower() and isinstance(raw, str) and marker in raw:
-                return str(event.get("id", ""))
-        return None
+        return await self._retry.call(attempt)
 
     async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         try:

@@ -1,16 +1,22 @@
-"""Prompt templates from PROMPTS_DIR (Jinja2), checked at startup, and the model's output cleaned.
+"""Prompt templates from PROMPTS_DIR (Jinja2), checked at startup.
 
-Templates are strict: a variable that is not one of `PROMPT_VARIABLES` is refused when the bot
-starts, not at the first mention. They are plain text for a model, so nothing is HTML-escaped;
-comment text is only ever a value, never itself rendered as a template.
+A prompt set is a folder of the templates in `TEMPLATES`; the default set is PROMPTS_DIR itself,
+and a named set is a subfolder whose missing templates fall back to the default ones.
+PROMPT_SETS picks a set per repo (`org/*=formal`). Templates are strict: a variable that is not
+in `PROMPT_VARIABLES` is refused when the bot starts, not at the first mention. They are plain
+text for a model, so nothing is HTML-escaped; comment text is only ever a value, never itself
+rendered as a template.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, fields, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 from jinja2 import (
+    ChoiceLoader,
     Environment,
     FileSystemLoader,
     StrictUndefined,
@@ -22,6 +28,9 @@ from jinja2 import (
 
 from bot.errors import PromptError
 from bot.events import DiscussionRef, Mention
+from bot.thread import ThreadComment
+
+TEMPLATES = ("completion.j2", "chat_system.j2", "chat_user.j2", "reply.j2", "failure.j2")
 
 
 @dataclass(frozen=True)
@@ -35,9 +44,13 @@ class PromptContext:
     discussion_num: int
     is_pull_request: bool
     bot_name: str
+    author: str = "User"
+    thread: tuple[ThreadComment, ...] = ()
+    model: str = ""
+    answer: str = ""
 
     @classmethod
-    def for_mention(cls, mention: Mention, bot_name: str) -> PromptContext:
+    def for_mention(cls, mention: Mention, bot_name: str, **more: Any) -> PromptContext:
         return cls(
             comment=mention.text,
             title=mention.title,
@@ -46,10 +59,11 @@ class PromptContext:
             discussion_num=mention.where.num,
             is_pull_request=mention.is_pull_request,
             bot_name=bot_name,
+            **more,
         )
 
 
-PROMPT_VARIABLES = frozenset(PromptContext.__dataclass_fields__)
+PROMPT_VARIABLES = frozenset(spec.name for spec in fields(PromptContext))
 SAMPLE_CONTEXT = PromptContext.for_mention(
     Mention(
         comment_id="0" * 24,
@@ -61,47 +75,107 @@ SAMPLE_CONTEXT = PromptContext.for_mention(
         repo_private=False,
     ),
     bot_name="bot",
+    author="someone",
+    thread=(ThreadComment("2" * 24, "someone", "Hello", False, None, None, False),),
+    model="org/model",
+    answer="It classifies images.",
 )
 
 
+@dataclass(frozen=True)
+class PromptSet:
+    """One set of templates, rendered for one mention."""
+
+    name: str
+    templates: dict[str, Template] = field(repr=False)
+
+    def render(self, template: str, context: PromptContext) -> str:
+        return self.templates[template].render(asdict(context)).strip()
+
+    def completion(self, context: PromptContext) -> str:
+        return self.render("completion.j2", context)
+
+    def chat_messages(self, context: PromptContext) -> list[dict[str, str]]:
+        """System prompt, the thread as turns (the bot's own replies as the assistant's), then
+        the mention. Consecutive turns of one role are merged: some chat templates insist on
+        alternation."""
+        turns = [("system", self.render("chat_system.j2", context))]
+        for comment in context.thread:
+            role = "assistant" if comment.by_bot else "user"
+            turns.append(
+                (role, comment.text if comment.by_bot else f"{comment.author}: {comment.text}")
+            )
+        turns.append(("user", self.render("chat_user.j2", context)))
+        messages: list[dict[str, str]] = []
+        for role, content in turns:
+            if messages and messages[-1]["role"] == role and role != "system":
+                messages[-1]["content"] += "\n\n" + content
+            else:
+                messages.append({"role": role, "content": content})
+        return messages
+
+    def reply(self, context: PromptContext, answer: str) -> str:
+        return self.render("reply.j2", replace(context, answer=answer))
+
+    def failure(self, context: PromptContext) -> str:
+        return self.render("failure.j2", context)
+
+
 class Prompts:
-    def __init__(self, directory: Path, completion_template: str) -> None:
-        self._env = Environment(
-            loader=FileSystemLoader(directory),
+    """Every prompt set, checked once; `for_repo` picks the one a repo speaks with."""
+
+    def __init__(self, directory: Path, routes: tuple[tuple[str, str], ...] = ()) -> None:
+        self._routes = routes
+        self._sets = {"default": self._load_set(directory, "default", directory)}
+        for _, name in routes:
+            if name not in self._sets:
+                self._sets[name] = self._load_set(directory / name, name, directory)
+
+    def for_repo(self, repo_name: str) -> PromptSet:
+        for glob, name in self._routes:
+            if fnmatchcase(repo_name.lower(), glob.lower()):
+                return self._sets[name]
+        return self._sets["default"]
+
+    @staticmethod
+    def _load_set(directory: Path, name: str, default: Path) -> PromptSet:
+        if not directory.is_dir():
+            raise PromptError(f"prompt set {name!r}: {directory} is not a folder (PROMPT_SETS)")
+        loaders = [FileSystemLoader(directory)]
+        if directory != default:
+            loaders.append(FileSystemLoader(default))
+        env = Environment(
+            loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
             autoescape=False,  # noqa: S701 - plain text for a model, not HTML
         )
-        self._directory = directory
-        self._completion = self._load(completion_template)
+        return PromptSet(name, {t: _checked(env, t, directory) for t in TEMPLATES})
 
-    def _load(self, name: str) -> Template:
-        where = self._directory / name
-        try:
-            source, _, _ = self._env.loader.get_source(self._env, name)  # type: ignore[union-attr]
-            unknown = meta.find_undeclared_variables(self._env.parse(source)) - PROMPT_VARIABLES
-            if unknown:
-                raise PromptError(
-                    f"{where} uses {', '.join(sorted(unknown))}, which is not a prompt variable"
-                    f" (known: {', '.join(sorted(PROMPT_VARIABLES))})"
-                )
-            template = self._env.get_template(name)
-            template.render(asdict(SAMPLE_CONTEXT))
-        except PromptError:
-            raise
-        except TemplateNotFound:
+
+def _checked(env: Environment, name: str, directory: Path) -> Template:
+    where = directory / name
+    try:
+        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+        where = Path(filename or where)
+        unknown = meta.find_undeclared_variables(env.parse(source)) - PROMPT_VARIABLES
+        if unknown:
             raise PromptError(
-                f"{where} does not exist: check PROMPTS_DIR and PROMPT_TEMPLATE"
-            ) from None
-        except TemplateError as exc:
-            line = getattr(exc, "lineno", None)
-            at = f" line {line}" if line else ""
-            raise PromptError(f"{where}{at}: {exc.message or type(exc).__name__}") from None
-        except OSError as exc:
-            raise PromptError(f"{where} cannot be read: {exc.strerror}") from None
-        return template
-
-    def completion(self, context: PromptContext) -> str:
-        return self._completion.render(asdict(context))
+                f"{where} uses {', '.join(sorted(unknown))}, which is not a prompt variable"
+                f" (known: {', '.join(sorted(PROMPT_VARIABLES))})"
+            )
+        template = env.get_template(name)
+        template.render(asdict(SAMPLE_CONTEXT))
+    except PromptError:
+        raise
+    except TemplateNotFound:
+        raise PromptError(f"{where} does not exist: check PROMPTS_DIR") from None
+    except TemplateError as exc:
+        line = getattr(exc, "lineno", None)
+        at = f" line {line}" if line else ""
+        raise PromptError(f"{where}{at}: {exc.message or type(exc).__name__}") from None
+    except OSError as exc:
+        raise PromptError(f"{where} cannot be read: {exc.strerror}") from None
+    return template
 
 
 def strip_echo(prompt: str, generated: str) -> str:

@@ -1,4 +1,4 @@
-"""The whole life of one reply: guard -> prompt -> generate -> clean -> post -> record.
+"""The whole life of one reply: guard -> thread -> compose -> post -> record.
 
 Every way out of `ReplyFlow.run` records the job's outcome with a reason an operator can act on.
 The comment POST is never repeated blindly: the step before it notes that a post may go out,
@@ -11,13 +11,14 @@ import logging
 import random
 from dataclasses import dataclass
 
+from bot.compose import Composer
 from bot.errors import TransientError, UpstreamError
+from bot.events import Identity, Mention
 from bot.faults import checkpoint
 from bot.guards import Guards
 from bot.hub import HubClient, Whoami
-from bot.inference import TextGenerationModel
-from bot.prompts import PromptContext, Prompts, strip_echo
 from bot.store import Job, Store
+from bot.thread import ThreadComment, find_marked, parse_events
 
 log = logging.getLogger("bot.reply")
 
@@ -26,6 +27,10 @@ def reply_marker(comment_id: str, round_: int = 0) -> str:
     """An HTML comment, invisible on the Hub, naming the comment (and forced round) answered."""
     suffix = f" round:{round_}" if round_ else ""
     return f"<!-- hub-discussion-bot reply-to:{comment_id}{suffix} -->"
+
+
+def notice_marker(comment_id: str) -> str:
+    return f"<!-- hub-discussion-bot notice-for:{comment_id} -->"
 
 
 @dataclass(frozen=True)
@@ -40,40 +45,46 @@ class Attempts:
         return min(base, 6 * 3600.0) * (0.5 + random.random() / 2)  # noqa: S311 - jitter only
 
 
+@dataclass(frozen=True)
+class ReplyOptions:
+    attempts: Attempts = Attempts()
+    read_thread: bool = True
+    failure_notice: bool = True
+    fault: str | None = None
+
+
 class ReplyFlow:
     def __init__(
         self,
-        prompts: Prompts,
-        model: TextGenerationModel,
+        composer: Composer,
         hub: HubClient,
         store: Store,
         whoami: Whoami,
         guards: Guards,
-        attempts: Attempts,
-        fault: str | None = None,
+        options: ReplyOptions,
     ) -> None:
-        self._prompts = prompts
-        self._model = model
+        self._composer = composer
         self._hub = hub
         self._store = store
         self._whoami = whoami
         self._guards = guards
-        self._attempts = attempts
-        self._fault = fault
+        self._options = options
 
     async def run(self, job: Job) -> None:
-        if job.attempts > self._attempts.max_attempts:
+        if job.attempts > self._options.attempts.max_attempts:
             # Only a job whose process died every time gets here: stop a crash loop.
             self._dead(job, f"gave up after {job.attempts - 1} interrupted attempts")
             return
-        checkpoint(self._fault, "claimed")
+        checkpoint(self._options.fault, "claimed")
         mention = job.mention
         marker = reply_marker(mention.comment_id, job.round)
         try:
             bot = await self._whoami.get()
+            comments, unread = await self._read_thread(mention, job, bot)
             if job.posting_at is not None:
-                found = await self._hub.find_reply(mention.where, bot.name, marker)
-                if found is not None:
+                if comments is None:
+                    raise TransientError("Hub", None, "cannot check for an earlier reply")
+                if found := find_marked(comments, marker):
                     self._done(job, found, "replied (found on the Hub after an interrupted post)")
                     return
             # A forced round is an operator's explicit request, so rate limits do not apply.
@@ -81,19 +92,33 @@ class ReplyFlow:
             if limited:
                 self._dead(job, limited)
                 return
-            prompt = self._prompts.completion(PromptContext.for_mention(mention, bot.handle))
-            answer = strip_echo(prompt, await self._model.generate(prompt))
-            checkpoint(self._fault, "generated")
-            if not answer:
-                self._dead(job, "the model returned no text; nothing was posted")
+            draft = await self._composer.write(mention, bot, comments or [])
+            checkpoint(self._options.fault, "generated")
+            if draft.body is None:
+                self._dead(job, "the model returned nothing usable; nothing was posted")
+                await self._post_notice(job, bot)
                 return
             self._store.mark_posting(job.id)
-            reply_id = await self._hub.post_comment(mention.where, f"{answer}\n\n{marker}")
-            checkpoint(self._fault, "after-post")
+            reply_id = await self._hub.post_comment(mention.where, f"{draft.body}\n\n{marker}")
+            checkpoint(self._options.fault, "after-post")
         except UpstreamError as exc:
-            self._failed(job, exc)
+            await self._failed(job, exc)
             return
-        self._done(job, reply_id, "replied")
+        self._done(
+            job, reply_id, f"replied without thread context ({unread})" if unread else "replied"
+        )
+
+    async def _read_thread(
+        self, mention: Mention, job: Job, bot: Identity
+    ) -> tuple[list[ThreadComment] | None, str | None]:
+        """The discussion's comments, or None and why they could not be read."""
+        if not self._options.read_thread and job.posting_at is None:
+            return None, None
+        try:
+            return parse_events(await self._hub.discussion(mention.where), bot.name), None
+        except UpstreamError as exc:
+            log.warning("job=%d thread=unreadable reason=%r", job.id, exc.summary())
+            return None, exc.summary()
 
     def _done(self, job: Job, reply_id: str, reason: str) -> None:
         self._store.finish(job.id, "done", reason, reply_id=reply_id)
@@ -112,10 +137,11 @@ class ReplyFlow:
             "job=%d discussion=%s outcome=dead reason=%r", job.id, job.mention.where.key, reason
         )
 
-    def _failed(self, job: Job, exc: UpstreamError) -> None:
+    async def _failed(self, job: Job, exc: UpstreamError) -> None:
         fields = (job.id, job.mention.where.key, exc.service, exc.status, exc.detail, exc.hint)
-        if isinstance(exc, TransientError) and job.attempts < self._attempts.max_attempts:
-            delay = self._attempts.delay(job.attempts)
+        attempts = self._options.attempts
+        if isinstance(exc, TransientError) and job.attempts < attempts.max_attempts:
+            delay = attempts.delay(job.attempts)
             self._store.retry_later(job.id, exc.summary(), delay)
             log.warning(
                 "job=%d discussion=%s outcome=failed service=%s status=%s reason=%r hint=%r"
@@ -128,3 +154,16 @@ class ReplyFlow:
         log.error(
             "job=%d discussion=%s outcome=dead service=%s status=%s reason=%r hint=%r", *fields
         )
+        if exc.service != "Hub":  # when the Hub is what failed, a notice would fail too
+            await self._post_notice(job, await self._whoami.get())
+
+    async def _post_notice(self, job: Job, bot: Identity) -> None:
+        """Say so, briefly and without internals, when a mention will not be answered."""
+        if not self._options.failure_notice:
+            return
+        mention = job.mention
+        text = f"{self._composer.notice(mention, bot)}\n\n{notice_marker(mention.comment_id)}"
+        try:
+            await self._hub.post_comment(mention.where, text)
+        except UpstreamError as exc:
+            log.warning("job=%d notice=not-posted reason=%r", job.id, exc.summary())

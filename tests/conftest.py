@@ -98,7 +98,7 @@ def make_client(
             app = create_app(
                 tuned,
                 bot,
-                Prompts(tuned.prompts_dir, tuned.prompt_template),
+                Prompts(tuned.prompts_dir, tuned.prompt_sets),
                 hub_transport=httpx.ASGITransport(app=hub.app),
                 model_transport=httpx.ASGITransport(app=model.app),
                 retry=retry,

@@ -40,13 +40,15 @@ class Received:
 
 @dataclass
 class Scripted:
-    """A canned answer; `json` None with `text` set sends a non-JSON body."""
+    """A canned answer; `json` None with `text` set sends a non-JSON body. `on` names the
+    route it answers (whoami, comment, discussion); None answers the next request of any."""
 
     status: int = 200
     json: Any = None
     text: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
+    on: str | None = None
 
     def response(self) -> Response:
         if self.text is not None:
@@ -76,8 +78,11 @@ class _Recorder:
             self._changed.notify_all()
         return entry
 
-    def next_scripted(self) -> Scripted | None:
-        return self.script.pop(0) if self.script else None
+    def next_scripted(self, route: str | None = None) -> Scripted | None:
+        for index, scripted in enumerate(self.script):
+            if scripted.on in (None, route):
+                return self.script.pop(index)
+        return None
 
     def enqueue(self, *answers: Scripted) -> None:
         self.script.extend(answers)
@@ -116,17 +121,27 @@ class FakeHub(_Recorder):
             ]
         )
 
-    def add_comment(self, thread: str, author: str, text: str) -> dict[str, Any]:
+    def add_comment(
+        self,
+        thread: str,
+        author: str,
+        text: str,
+        *,
+        comment_id: str | None = None,
+        created: str | None = None,
+        hidden: bool = False,
+    ) -> dict[str, Any]:
         """Put a comment into a discussion, as the Hub would show it in its events."""
+        created = created or time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
         event = {
-            "id": next(self.ids),
+            "id": comment_id or next(self.ids),
             "type": "comment",
-            "createdAt": "2026-11-23T07:00:00.000Z",
+            "createdAt": created,
             "author": {"name": author, "type": "user", "isBot": author == BOT_NAME},
             "data": {
                 "edited": False,
-                "hidden": False,
-                "latest": {"raw": text, "html": f"<p>{text}</p>", "updatedAt": "2026-11-23"},
+                "hidden": hidden,
+                "latest": {"raw": text, "html": f"<p>{text}</p>", "updatedAt": created},
             },
         }
         self.threads[thread].append(event)
@@ -143,7 +158,7 @@ class FakeHub(_Recorder):
         await self.record(request)
         if not self._authorised(request):
             return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
-        scripted = self.next_scripted()
+        scripted = self.next_scripted("whoami")
         if scripted:
             return scripted.response()
         return JSONResponse(
@@ -163,7 +178,7 @@ class FakeHub(_Recorder):
             return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
         if request.path_params["kind"] not in ("models", "datasets", "spaces"):
             return JSONResponse({"error": "Not Found"}, 404)
-        scripted = self.next_scripted()
+        scripted = self.next_scripted("comment")
         if scripted:
             return scripted.response()
         if not isinstance(entry.body, dict) or not isinstance(entry.body.get("comment"), str):
@@ -177,7 +192,7 @@ class FakeHub(_Recorder):
         await self.record(request)
         if not self._authorised(request):
             return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
-        scripted = self.next_scripted()
+        scripted = self.next_scripted("discussion")
         if scripted:
             return scripted.response()
         repo, kind = request.path_params["repo"], request.path_params["kind"]
@@ -196,10 +211,11 @@ class FakeHub(_Recorder):
 
 
 class FakeModel(_Recorder):
-    """Text generation the Inference API way; answers `reply` unless scripted otherwise.
+    """Text generation the Inference API way, and OpenAI-style chat completions on any path
+    ending in /chat/completions; answers `reply` unless scripted otherwise.
 
-    `echo` makes it ignore return_full_text=false and put the prompt in front, as some
-    deployments do.
+    `echo` makes text generation ignore return_full_text=false and put the prompt in front, as
+    some deployments do.
     """
 
     def __init__(self, reply: str = "A model card describes what a model does.") -> None:
@@ -225,6 +241,22 @@ class FakeModel(_Recorder):
         scripted = self.next_scripted()
         if scripted:
             return scripted.response()
+        if request.url.path.endswith("/chat/completions"):
+            return JSONResponse(
+                {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "model": entry.body.get("model", ""),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": self.reply},
+                            "finish_reason": "stop",
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+                }
+            )
         prompt = entry.body["inputs"] if isinstance(entry.body, dict) else ""
         text = prompt + self.reply if self.echo else self.reply
         return JSONResponse([{"generated_text": text}])

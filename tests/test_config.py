@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.host == "0.0.0.0"  # noqa: S104 - the contract: Spaces need every interface
     assert settings.port == 7860
     assert settings.max_body_bytes == 256 * 1024
-    assert "bigscience/bloom" in settings.inference_url
+    assert settings.model_url.endswith("/hf-inference/models/bigscience/bloom")
+    assert settings.model_token == settings.hf_token
     assert settings.webhook_url == "http://localhost:7860/webhook"
 
 
@@ -39,11 +41,12 @@ def test_a_missing_secret_names_the_setting(missing: str) -> None:
         ("TEMPERATURE", "hot"),
         ("CONCURRENCY", "0"),
         ("LOG_LEVEL", "LOUD"),
-        ("PROMPT_TEMPLATE", "../secrets.j2"),
+        ("PROMPT_SETS", "acme/*=../secrets"),
+        ("INFERENCE_API", "completion"),
     ],
 )
 def test_a_malformed_value_names_the_setting_and_the_value(name: str, value: str) -> None:
-    with pytest.raises(ConfigError, match=f"^{name} must be .*{value!r}"):
+    with pytest.raises(ConfigError, match=f"^{name} must be .*{re.escape(repr(value))}"):
         load_settings({**REQUIRED, name: value}, env_file=None)
 
 
@@ -77,3 +80,37 @@ def test_secrets_never_print() -> None:
     assert "hf_abc" not in repr(settings)
     assert "s3cret" not in str(settings)
     assert str(Secret("x")) == "Secret('**********')"
+
+
+def test_switching_to_a_chat_model_takes_two_settings() -> None:
+    settings = load_settings(
+        {
+            **REQUIRED,
+            "INFERENCE_API": "chat",
+            "INFERENCE_MODEL": "meta-llama/Llama-3.1-8B-Instruct",
+        },
+        env_file=None,
+    )
+
+    assert settings.model_url == "https://router.huggingface.co/v1/chat/completions"
+    assert settings.inference_model == "meta-llama/Llama-3.1-8B-Instruct"
+
+
+def test_chat_without_a_model_names_the_missing_setting() -> None:
+    with pytest.raises(ConfigError, match=r"^INFERENCE_MODEL is not set"):
+        load_settings({**REQUIRED, "INFERENCE_API": "chat"}, env_file=None)
+
+
+def test_a_separate_inference_token_keeps_the_hub_token_away_from_other_endpoints() -> None:
+    settings = load_settings({**REQUIRED, "INFERENCE_TOKEN": "sk-local"}, env_file=None)
+
+    assert settings.model_token.reveal() == "sk-local"
+    assert settings.hf_token.reveal() == "hf_abc"
+
+
+def test_prompt_sets_are_glob_folder_pairs() -> None:
+    settings = load_settings(
+        {**REQUIRED, "PROMPT_SETS": "acme/*=formal, bigscience/*=bloom"}, env_file=None
+    )
+
+    assert settings.prompt_sets == (("acme/*", "formal"), ("bigscience/*", "bloom"))

@@ -143,7 +143,8 @@ def test_transient_failures_are_retried_as_new_attempts_until_the_budget_then_de
     eventually(lambda: reason()[0] == "dead", what="the job to be given up")
     assert "HTTP 503" in reason()[1]
     assert len(model.requests) == 3
-    assert hub.comments == []
+    assert hub.wait_until(lambda: len(hub.comments) == 1)
+    assert hub.comments[0].body["comment"].startswith("Sorry, I could not answer")
 
 
 def test_the_bot_does_not_decide_until_it_knows_its_own_id(

@@ -42,6 +42,7 @@ def test_a_mention_gets_one_reply_on_the_hub_and_nothing_else_is_sent(
     assert "reply-to:6398872887bfcfb93a306f18" in reply.body["comment"]
     assert [(r.method, r.path) for r in hub.requests] == [
         ("GET", "/api/whoami-v2"),
+        ("GET", "/api/models/some-user/some-repo/discussions/4"),
         ("POST", "/api/models/some-user/some-repo/discussions/4/comment"),
     ]
     assert running_bot.deliver(load_payload("comment_create_mention")).json()["status"] == (

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import pytest
 
-from bot.app import hub_http_client
+from bot.app import composer, hub_http_client, model_client
 from bot.config import Settings
 from bot.events import Decider, Ignore, Mention, parse_payload
 from bot.guards import Guards
 from bot.hub import HubClient, Whoami
-from bot.inference import GenerationParameters, TextGenerationModel
 from bot.prompts import Prompts
-from bot.reply import Attempts, ReplyFlow, reply_marker
+from bot.reply import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
 from bot.store import JobRecord, Store
 from bot.upstream import RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload
@@ -67,19 +66,17 @@ async def harness(
         )
         store = Store.open(settings.database_path)
         stack.callback(store.close)
-        prompts = Prompts(settings.prompts_dir, settings.prompt_template)
-        generation = TextGenerationModel(
-            model_http, settings.inference_url, GenerationParameters(64, 0.7, 0.9), retry
-        )
+        prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
+        tuned = replace(settings, max_new_tokens=64)
+        writer = composer(tuned, prompts, model_client(tuned, model_http, retry))
         client = HubClient(hub_http, retry)
         flow = ReplyFlow(
-            prompts,
-            generation,
+            writer,
             client,
             store,
             Whoami(client, None, BOT),
-            Guards(settings),
-            Attempts(max_attempts=1),
+            Guards(tuned),
+            ReplyOptions(attempts=Attempts(max_attempts=1)),
         )
         yield Harness(flow, store, prompts)
 
@@ -95,7 +92,9 @@ async def test_reply_is_posted_to_the_discussion_with_the_token_and_a_marker(
     assert posted.path == "/api/models/some-user/some-repo/discussions/4/comment"
     assert posted.authorization == f"Bearer {TOKEN}"
     assert posted.body == {
-        "comment": f"{model.reply}\n\n{reply_marker('6398872887bfcfb93a306f18')}"
+        "comment": f"{model.reply}\n\n---\n<sub>Automated reply by hub-bot, written by"
+        " bigscience/bloom. It can be wrong: check before relying on it.</sub>\n\n"
+        f"{reply_marker('6398872887bfcfb93a306f18')}"
     }
 
 
@@ -114,6 +113,7 @@ async def test_model_request_has_the_prompt_and_parameters(
         "top_p": 0.9,
         "do_sample": True,
         "return_full_text": False,
+        "stop": ["\nUser:", "\nhub-bot:"],
     }
 
 
@@ -134,20 +134,22 @@ async def test_tgi_object_answer_is_accepted(
 
     await harness.answer()
 
-    assert hub.comments[0].body["comment"].startswith("From TGI.\n\n<!--")
+    assert hub.comments[0].body["comment"].startswith("From TGI.\n\n---\n")
 
 
-@pytest.mark.parametrize("text", ["", "   \n  "])
-async def test_empty_answer_posts_nothing_and_records_why(
+@pytest.mark.parametrize("text", ["", "   \n  ", "User: and now I speak for the user"])
+async def test_empty_answer_posts_only_the_failure_notice_and_records_why(
     harness: Harness, hub: FakeHub, model: FakeModel, text: str
 ) -> None:
     model.enqueue(Scripted(json=[{"generated_text": text}]))
 
     record = await harness.answer()
 
-    assert hub.comments == []
     assert record.status == "dead"
-    assert record.reason is not None and "no text" in record.reason
+    assert record.reason is not None and "nothing usable" in record.reason
+    [notice] = hub.comments
+    assert notice.body["comment"].startswith("Sorry, I could not answer this one")
+    assert notice.body["comment"].endswith(notice_marker("6398872887bfcfb93a306f18"))
 
 
 async def test_loading_model_is_waited_for_about_its_estimated_time(
@@ -206,7 +208,7 @@ async def test_total_wait_is_bounded_by_the_budget_and_the_failure_is_recorded(
     assert record.status == "dead"
     assert record.reason is not None
     assert "HTTP 503" in record.reason and "currently loading" in record.reason
-    assert hub.comments == []
+    assert [c.body["comment"][:5] for c in hub.comments] == ["Sorry"]
 
 
 @pytest.mark.parametrize("status", [400, 401, 404, 422])
@@ -224,20 +226,28 @@ async def test_client_errors_are_not_retried(
     assert f"HTTP {status}" in record.reason and "Model not supported" in record.reason
 
 
-async def test_not_served_model_failure_says_how_to_fix_it(
-    harness: Harness, model: FakeModel
+@pytest.mark.parametrize("status", [400, 404])
+async def test_not_served_model_failure_names_the_url_the_model_and_the_fix(
+    harness: Harness, model: FakeModel, hub: FakeHub, status: int
 ) -> None:
-    model.enqueue(Scripted(404, {"error": "Model bigscience/bloom is not supported"}))
+    model.enqueue(Scripted(status, {"error": "Model bigscience/bloom is not supported"}))
 
     record = await harness.answer()
 
-    assert record.reason is not None and "INFERENCE_URL" in record.reason
+    assert record.reason is not None
+    assert "http://model.test/models/bigscience/bloom does not serve bigscience/bloom" in (
+        record.reason
+    )
+    assert "INFERENCE_API=chat" in record.reason
+    [notice] = hub.comments
+    for internal in ("http", "404", "400", "bloom", "INFERENCE", "supported"):
+        assert internal not in notice.body["comment"].split("<!--")[0]
 
 
 async def test_hub_refusing_the_comment_is_recorded_and_not_retried(
     harness: Harness, hub: FakeHub
 ) -> None:
-    hub.enqueue(Scripted(403, {"error": "You don't have the rights to comment"}))
+    hub.enqueue(Scripted(403, {"error": "You don't have the rights to comment"}, on="comment"))
 
     record = await harness.answer()
 
@@ -249,7 +259,7 @@ async def test_hub_refusing_the_comment_is_recorded_and_not_retried(
 async def test_a_hub_5xx_on_the_comment_post_is_not_blindly_repeated(
     harness: Harness, hub: FakeHub
 ) -> None:
-    hub.enqueue(Scripted(502, text="Bad gateway"))
+    hub.enqueue(Scripted(502, text="Bad gateway", on="comment"))
 
     record = await harness.answer()
 

@@ -1,0 +1,80 @@
+"""From a mention, and what came before it in the discussion, to the text that would be posted.
+
+Shared by the reply flow and `python -m bot preview`, so what an operator previews is exactly
+what the bot would post.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from bot.clean import CleanRules, clean
+from bot.events import Identity, Mention
+from bot.inference import Model, ModelRequest
+from bot.prompts import PromptContext, Prompts, PromptSet
+from bot.thread import ThreadComment, earlier_comments, trigger_author
+
+
+@dataclass(frozen=True)
+class Style:
+    """How much thread the model sees, and what is allowed in what it writes."""
+
+    thread_budget: int = 6000
+    max_reply_chars: int = 2000
+    allow_mentions: bool = False
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Draft:
+    request: ModelRequest
+    generated: str
+    body: str | None  # None: nothing fit to post was left after cleaning
+
+
+class Composer:
+    def __init__(self, prompts: Prompts, model: Model, style: Style) -> None:
+        self._prompts = prompts
+        self._model = model
+        self._style = style
+
+    def prepare(
+        self, mention: Mention, bot: Identity, comments: list[ThreadComment]
+    ) -> tuple[PromptSet, PromptContext, ModelRequest]:
+        received = datetime.fromtimestamp(mention.received_at or time.time(), UTC)
+        earlier = earlier_comments(
+            comments, mention.comment_id, received, self._style.thread_budget
+        )
+        context = PromptContext.for_mention(
+            mention,
+            bot.handle,
+            author=trigger_author(comments, mention.comment_id) or "User",
+            thread=tuple(earlier),
+            model=self._model.label,
+        )
+        prompts = self._prompts.for_repo(mention.where.repo_name)
+        return prompts, context, self._model.build(prompts, context)
+
+    async def write(self, mention: Mention, bot: Identity, comments: list[ThreadComment]) -> Draft:
+        prompts, context, request = self.prepare(mention, bot, comments)
+        generated = await self._model.generate(request)
+        answer = clean(generated, self._rules(bot, context))
+        return Draft(request, generated, prompts.reply(context, answer) if answer else None)
+
+    def notice(self, mention: Mention, bot: Identity) -> str:
+        prompts = self._prompts.for_repo(mention.where.repo_name)
+        return prompts.failure(
+            PromptContext.for_mention(mention, bot.handle, model=self._model.label)
+        )
+
+    def _rules(self, bot: Identity, context: PromptContext) -> CleanRules:
+        names = ("User", bot.name, context.author, *(c.author for c in context.thread))
+        return CleanRules(
+            bot_handle=bot.handle,
+            max_chars=self._style.max_reply_chars,
+            allow_mentions=self._style.allow_mentions,
+            secrets=self._style.secrets,
+            turn_names=tuple(dict.fromkeys(names)),
+        )
