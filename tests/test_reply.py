@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bot.app import composer, hub_http_client, model_client
+from bot.compose import Composer
 from bot.config import Settings
 from bot.events import Decider, Ignore, Mention, parse_payload
 from bot.guards import Guards
@@ -37,6 +38,10 @@ class Harness:
     flow: ReplyFlow
     store: Store
     prompts: Prompts
+    parts: tuple[Composer, HubClient, Store, Whoami, Guards]
+
+    def use_options(self, options: ReplyOptions) -> None:
+        self.flow = ReplyFlow(*self.parts, options)
 
     async def answer(self, fixture: str = "comment_create_mention") -> JobRecord:
         """Queue the fixture's mention, run it to its end, and return its record."""
@@ -70,15 +75,9 @@ async def harness(
         tuned = replace(settings, max_new_tokens=64)
         writer = composer(tuned, prompts, model_client(tuned, model_http, retry))
         client = HubClient(hub_http, retry)
-        flow = ReplyFlow(
-            writer,
-            client,
-            store,
-            Whoami(client, None, BOT),
-            Guards(tuned),
-            ReplyOptions(attempts=Attempts(max_attempts=1)),
-        )
-        yield Harness(flow, store, prompts)
+        parts = (writer, client, store, Whoami(client, None, BOT), Guards(tuned))
+        flow = ReplyFlow(*parts, ReplyOptions(attempts=Attempts(max_attempts=1)))
+        yield Harness(flow, store, prompts, parts)
 
 
 async def test_reply_is_posted_to_the_discussion_with_the_token_and_a_marker(
@@ -337,3 +336,28 @@ async def test_a_job_whose_process_kept_dying_is_given_up(
     assert record is not None and record.status == "dead"
     assert record.reason == "gave up after 1 interrupted attempts"
     assert hub.comments == [] and model.requests == []
+
+
+async def test_an_unreadable_thread_still_gets_an_answer_and_the_record_says_so(
+    harness: Harness, hub: FakeHub
+) -> None:
+    hub.enqueue(Scripted(403, {"error": "Forbidden"}, on="discussion"))
+
+    record = await harness.answer()
+
+    assert record.status == "done"
+    assert record.reason is not None
+    assert record.reason.startswith("replied without thread context (Hub: HTTP 403: Forbidden")
+    assert len(hub.comments) == 1
+
+
+async def test_the_failure_notice_can_be_switched_off(
+    harness: Harness, hub: FakeHub, model: FakeModel
+) -> None:
+    harness.use_options(ReplyOptions(attempts=Attempts(max_attempts=1), failure_notice=False))
+    model.enqueue(Scripted(422, {"error": "Input validation error"}))
+
+    record = await harness.answer()
+
+    assert record.status == "dead"
+    assert hub.comments == []
