@@ -137,6 +137,7 @@ class Settings:
     port: int = setting(7860, _ranged(int, 1, 65535), "a whole number from 1 to 65535")
     public_url: str | None = setting(None, _http_url, "an http(s) URL")
     space_host: str | None = setting(None, str, "a host name")
+    status_token: Secret | None = setting(None, _secret, _PRINTABLE_ASCII)
     prompts_dir: Path = setting(Path("prompts"), Path, "a directory path")
     prompt_sets: tuple[tuple[str, str], ...] = setting(
         (), _prompt_routes, "pairs of repo glob=folder in PROMPTS_DIR, such as acme/*=acme"
@@ -172,6 +173,7 @@ class Settings:
     answer_closed: bool = setting(False, _flag, "true or false")
     answer_pull_requests: bool = setting(True, _flag, "true or false")
     log_level: str = setting("INFO", _choice("DEBUG", "INFO", "WARNING", "ERROR"), "a level")
+    log_format: str = setting("text", _choice("text", "json"), "text or json")
     bot_fault: str | None = setting(None, str, "empty outside the test suite")
 
     @property
@@ -183,6 +185,12 @@ class Settings:
     @property
     def model_token(self) -> Secret:
         return self.inference_token or self.hf_token
+
+    @property
+    def secrets(self) -> list[Secret]:
+        """Every value that must never reach a log line or a post."""
+        found = [self.hf_token, self.webhook_secret, self.inference_token, self.status_token]
+        return [secret for secret in found if secret is not None]
 
     @property
     def webhook_url(self) -> str:
@@ -200,9 +208,15 @@ class Settings:
 
 
 def load_settings(
-    environ: Mapping[str, str] | None = None, env_file: str | None = ".env"
+    environ: Mapping[str, str] | None = None,
+    env_file: str | None = ".env",
+    required: tuple[str, ...] = ("hf_token", "webhook_secret"),
 ) -> Settings:
-    """Merge `.env` under the environment and validate every value."""
+    """Merge `.env` under the environment and validate every value.
+
+    `required` names the secrets this command needs; one it does not need may be absent, and
+    is then an empty Secret.
+    """
     values: dict[str, str] = {}
     if env_file and Path(env_file).is_file():
         values.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
@@ -212,8 +226,10 @@ def load_settings(
         name = spec.name.upper()
         raw = values.get(name, "").strip()
         if not raw:
-            if spec.name in _REQUIRED:
+            if spec.name in required:
                 raise ConfigError(f"{name} is not set: {_REQUIRED[spec.name]}")
+            if spec.name in _REQUIRED:
+                parsed[spec.name] = Secret("")
             continue
         try:
             parsed[spec.name] = spec.metadata["parse"](raw)

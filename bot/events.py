@@ -119,11 +119,15 @@ class Mention:
     repo_private: bool
     discussion_status: str = "open"
     received_at: float = 0.0  # when the delivery arrived: the cutoff for thread context
+    delivery: str = ""  # the delivery's id, so log lines about the job can be traced to it
 
 
 @dataclass(frozen=True)
 class Ignore:
+    """Why an authentic delivery gets no reply: a sentence, and a short code for metrics."""
+
     reason: str
+    code: str = "other"
 
 
 def parse_payload(raw: Any) -> Payload | Ignore:
@@ -133,7 +137,7 @@ def parse_payload(raw: Any) -> Payload | Ignore:
     webhook = raw.get("webhook")
     version = webhook.get("version") if isinstance(webhook, dict) else None
     if version is not None and version != SUPPORTED_VERSION:
-        return Ignore(f"payload version {str(version)[:20]!r} is not supported")
+        return Ignore(f"payload version {str(version)[:20]!r} is not supported", "version")
     try:
         return Payload.model_validate(raw)
     except ValidationError as exc:
@@ -174,21 +178,23 @@ class Decider:
     def decide(self, payload: Payload) -> Mention | Ignore:
         scope, action = normalize_scope(payload.event.scope, payload.event.action)
         if scope not in ("discussion", "discussion.comment"):
-            return Ignore(f"scope {payload.event.scope!r} carries no comment")
+            return Ignore(f"scope {payload.event.scope[:60]!r} carries no comment", "scope")
         if action != "create":
-            return Ignore(f"action {payload.event.action!r}: only new comments are answered")
+            return Ignore(
+                f"action {payload.event.action[:30]!r}: only new comments are answered", "action"
+            )
         repo, discussion, comment = payload.repo, payload.discussion, payload.comment
         if repo is None or discussion is None or comment is None:
             missing = "repo" if repo is None else "discussion" if discussion is None else "comment"
             raise PayloadError(f"{missing}: required for a {scope} create event")
         if comment.hidden:
-            return Ignore("comment is hidden")
+            return Ignore("comment is hidden", "hidden")
         if comment.author.id == self.bot.id:
-            return Ignore("comment was written by the bot itself")
+            return Ignore("comment was written by the bot itself", "own_comment")
         if repo.type not in REPO_TYPES:
-            return Ignore(f"repo type {repo.type[:20]!r} is not supported")
+            return Ignore(f"repo type {repo.type[:20]!r} is not supported", "repo_type")
         if not comment.content or not self.mentions_bot(comment.content):
-            return Ignore("the bot is not mentioned")
+            return Ignore("the bot is not mentioned", "no_mention")
         return Mention(
             comment_id=comment.id,
             author_id=comment.author.id,

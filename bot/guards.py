@@ -11,7 +11,7 @@ import time
 from fnmatch import fnmatchcase
 
 from bot.config import Settings
-from bot.events import Mention
+from bot.events import Ignore, Mention
 from bot.store import Store
 
 HOUR = 3600.0
@@ -22,23 +22,28 @@ class Guards:
     def __init__(self, settings: Settings) -> None:
         self._s = settings
 
-    def refuse(self, mention: Mention) -> str | None:
-        """Why this mention must not be answered at all, or None."""
+    def refuse(self, mention: Mention) -> Ignore | None:
+        """Why this mention must not be answered at all, or None.
+
+        Reasons never name the repo: they are shown on the status page, where a private
+        repo's name must not appear.
+        """
         s, repo = self._s, mention.where.repo_name.lower()
         if not any(fnmatchcase(repo, glob.lower()) for glob in s.allow_repos):
-            return f"repo {mention.where.repo_name} is not in ALLOW_REPOS"
+            return Ignore("repo is not in ALLOW_REPOS", "allow_repos")
         if any(fnmatchcase(repo, glob.lower()) for glob in s.deny_repos):
-            return f"repo {mention.where.repo_name} matches DENY_REPOS"
+            return Ignore("repo matches DENY_REPOS", "deny_repos")
         if s.allow_authors and mention.author_id not in s.allow_authors:
-            return "author is not in ALLOW_AUTHORS"
+            return Ignore("author is not in ALLOW_AUTHORS", "allow_authors")
         if mention.author_id in s.deny_authors:
-            return "author is in DENY_AUTHORS"
+            return Ignore("author is in DENY_AUTHORS", "deny_authors")
         if mention.repo_private and not s.answer_private_repos:
-            return "repo is private and ANSWER_PRIVATE_REPOS is off"
+            return Ignore("repo is private and ANSWER_PRIVATE_REPOS is off", "private_repo")
         if mention.discussion_status in ("closed", "merged") and not s.answer_closed:
-            return f"discussion is {mention.discussion_status} and ANSWER_CLOSED is off"
+            status = mention.discussion_status
+            return Ignore(f"discussion is {status} and ANSWER_CLOSED is off", "closed")
         if mention.is_pull_request and not s.answer_pull_requests:
-            return "pull requests are off (ANSWER_PULL_REQUESTS)"
+            return Ignore("pull requests are off (ANSWER_PULL_REQUESTS)", "pull_request")
         return None
 
     def over_limit(self, store: Store, mention: Mention) -> str | None:

@@ -1,4 +1,5 @@
-"""The Hub's REST API, as far as the bot uses it: who am I, read a discussion, post a comment.
+"""The Hub's REST API, as far as the bot uses it: who am I, read a discussion, post a comment,
+and manage the account's webhooks.
 
 Every URL is built here from `HF_ENDPOINT` and checked names; none is ever taken from a
 webhook payload, so a forged delivery cannot make the bot send its token anywhere else.
@@ -6,15 +7,36 @@ webhook payload, so a forged delivery cannot make the bot send its token anywher
 
 from __future__ import annotations
 
+import time
+from typing import Any
 from urllib.parse import quote
 
 import httpx
 
 from bot.errors import UpstreamError
 from bot.events import DiscussionRef, Identity
-from bot.upstream import RetryPolicy, error_from_response, error_from_transport, json_body
+from bot.upstream import (
+    Observer,
+    RetryPolicy,
+    error_from_response,
+    error_from_transport,
+    ignore_call,
+    json_body,
+)
 
 SERVICE = "Hub"
+WEBHOOKS = "/api/settings/webhooks"
+
+
+def _hook(webhook_id: str) -> str:
+    return f"{WEBHOOKS}/{quote(webhook_id, safe='')}"
+
+
+def _webhook_of(body: object) -> dict[str, Any]:
+    webhook = body.get("webhook", body) if isinstance(body, dict) else None
+    if not isinstance(webhook, dict):
+        raise UpstreamError(SERVICE, 200, "answer has no webhook")
+    return webhook
 
 
 def discussion_path(ref: DiscussionRef) -> str:
@@ -23,10 +45,13 @@ def discussion_path(ref: DiscussionRef) -> str:
 
 
 class HubClient:
-    def __init__(self, http: httpx.AsyncClient, retry: RetryPolicy) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, retry: RetryPolicy, observe: Observer = ignore_call
+    ) -> None:
         """`http` must carry HF_ENDPOINT as base_url and the bearer token as a default header."""
         self._http = http
         self._retry = retry
+        self._observe = observe
 
     async def whoami(self) -> Identity:
         async def attempt() -> Identity:
@@ -62,11 +87,42 @@ class HubClient:
 
         return await self._retry.call(attempt)
 
+    async def webhooks(self) -> list[dict[str, Any]]:
+        async def attempt() -> object:
+            return self._checked(await self._send("GET", WEBHOOKS), "list webhooks")
+
+        found = await self._retry.call(attempt)
+        return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []
+
+    async def webhook(self, webhook_id: str) -> dict[str, Any]:
+        async def attempt() -> object:
+            return self._checked(await self._send("GET", _hook(webhook_id)), "read webhook")
+
+        return _webhook_of(await self._retry.call(attempt))
+
+    async def change_webhook(
+        self, webhook_id: str | None, body: dict[str, Any] | None = None, action: str = ""
+    ) -> dict[str, Any]:
+        """Create (no id), update (body), enable or disable (action) a webhook. Not retried:
+        a repeated create would make two."""
+        path = _hook(webhook_id) + action if webhook_id else WEBHOOKS
+        response = await self._send("POST", path, json=body)
+        return _webhook_of(self._checked(response, "change webhook"))
+
+    async def delete_webhook(self, webhook_id: str) -> None:
+        self._checked(await self._send("DELETE", _hook(webhook_id)), "delete webhook")
+
     async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        started = time.perf_counter()
         try:
-            return await self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
+            response = await self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
         except httpx.TransportError as exc:
-            raise error_from_transport(exc, SERVICE, "check HF_ENDPOINT and the network") from None
+            error = error_from_transport(exc, SERVICE, "check HF_ENDPOINT and the network")
+            self._observe(SERVICE, time.perf_counter() - started, error.summary())
+            raise error from None
+        failure = None if response.is_success else f"HTTP {response.status_code} on {method}"
+        self._observe(SERVICE, time.perf_counter() - started, failure)
+        return response
 
     @staticmethod
     def _checked(response: httpx.Response, what: str) -> object:

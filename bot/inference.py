@@ -10,6 +10,7 @@ Both go through the one retry policy, and both say which URL and model failed, a
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
@@ -18,7 +19,14 @@ import httpx
 
 from bot.errors import UpstreamError
 from bot.prompts import PromptContext, PromptSet, strip_echo
-from bot.upstream import RetryPolicy, error_from_response, error_from_transport, json_body
+from bot.upstream import (
+    Observer,
+    RetryPolicy,
+    error_from_response,
+    error_from_transport,
+    ignore_call,
+    json_body,
+)
 
 SERVICE = "model"
 MAX_STOP_SEQUENCES = 4  # the Inference API accepts at most four
@@ -61,8 +69,10 @@ class _Endpoint:
         model: str | None,
         parameters: GenerationParameters,
         retry: RetryPolicy,
+        observe: Observer = ignore_call,
     ) -> None:
         """`http` carries the bearer token (INFERENCE_TOKEN) and the per-call timeout."""
+        self._observe = observe
         self._http = http
         self._url = url
         self._model = model
@@ -72,15 +82,25 @@ class _Endpoint:
 
     async def generate(self, request: ModelRequest) -> str:
         async def attempt() -> str:
+            started = time.perf_counter()
             try:
-                response = await self._http.post(self._url, json=request.body)
-            except httpx.TransportError as exc:
-                raise error_from_transport(exc, SERVICE, f"is {self._url} reachable?") from None
-            if not response.is_success:
-                raise self._failure(response)
-            return self._extract(json_body(response, SERVICE), request)
+                text = await self._call(request)
+            except UpstreamError as exc:
+                self._observe(SERVICE, time.perf_counter() - started, exc.summary())
+                raise
+            self._observe(SERVICE, time.perf_counter() - started, None)
+            return text
 
         return await self._retry.call(attempt)
+
+    async def _call(self, request: ModelRequest) -> str:
+        try:
+            response = await self._http.post(self._url, json=request.body)
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc, SERVICE, f"is {self._url} reachable?") from None
+        if not response.is_success:
+            raise self._failure(response)
+        return self._extract(json_body(response, SERVICE), request)
 
     def _failure(self, response: httpx.Response) -> UpstreamError:
         status = response.status_code

@@ -10,11 +10,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bot.app import composer, model_client, model_http_client
 from bot.config import Settings
 from bot.errors import BotError
 from bot.events import DiscussionRef, Identity, Ignore, Mention, PayloadError, parse_payload
 from bot.prompts import Prompts
+from bot.services import composer, model_client, model_http_client
 from bot.upstream import RetryPolicy
 
 

@@ -17,6 +17,8 @@ from bot.events import Identity, Mention
 from bot.faults import checkpoint
 from bot.guards import Guards
 from bot.hub import HubClient, Whoami
+from bot.logs import log_event
+from bot.metrics import Metrics
 from bot.store import Job, Store
 from bot.thread import ThreadComment, find_marked, parse_events
 
@@ -61,8 +63,10 @@ class ReplyFlow:
         store: Store,
         whoami: Whoami,
         guards: Guards,
+        metrics: Metrics,
         options: ReplyOptions,
     ) -> None:
+        self._metrics = metrics
         self._composer = composer
         self._hub = hub
         self._store = store
@@ -117,45 +121,45 @@ class ReplyFlow:
         try:
             return parse_events(await self._hub.discussion(mention.where), bot.name), None
         except UpstreamError as exc:
-            log.warning("job=%d thread=unreadable reason=%r", job.id, exc.summary())
+            log_event(log, logging.WARNING, "thread-unreadable", job=job.id, reason=exc.summary())
             return None, exc.summary()
 
     def _done(self, job: Job, reply_id: str, reason: str) -> None:
         self._store.finish(job.id, "done", reason, reply_id=reply_id)
-        log.info(
-            "job=%d discussion=%s comment=%s outcome=replied reply=%s reason=%r",
-            job.id,
-            job.mention.where.key,
-            job.mention.comment_id,
-            reply_id,
-            reason,
-        )
+        self._outcome(logging.INFO, job, "replied", reason, reply=reply_id)
 
     def _dead(self, job: Job, reason: str) -> None:
         self._store.finish(job.id, "dead", reason)
-        log.warning(
-            "job=%d discussion=%s outcome=dead reason=%r", job.id, job.mention.where.key, reason
-        )
+        self._outcome(logging.WARNING, job, "dead", reason)
 
     async def _failed(self, job: Job, exc: UpstreamError) -> None:
-        fields = (job.id, job.mention.where.key, exc.service, exc.status, exc.detail, exc.hint)
         attempts = self._options.attempts
         if isinstance(exc, TransientError) and job.attempts < attempts.max_attempts:
             delay = attempts.delay(job.attempts)
             self._store.retry_later(job.id, exc.summary(), delay)
-            log.warning(
-                "job=%d discussion=%s outcome=failed service=%s status=%s reason=%r hint=%r"
-                " retry_in_s=%.0f",
-                *fields,
-                delay,
-            )
+            self._outcome(logging.WARNING, job, "failed", exc.summary(), retry_in_s=round(delay))
             return
         self._store.finish(job.id, "dead", exc.summary())
-        log.error(
-            "job=%d discussion=%s outcome=dead service=%s status=%s reason=%r hint=%r", *fields
-        )
+        self._outcome(logging.ERROR, job, "dead", exc.summary(), service=exc.service)
         if exc.service != "Hub":  # when the Hub is what failed, a notice would fail too
             await self._post_notice(job, await self._whoami.get())
+
+    def _outcome(self, level: int, job: Job, outcome: str, reason: str, **more: object) -> None:
+        self._metrics.job(outcome)
+        mention = job.mention
+        log_event(
+            log,
+            level,
+            "job",
+            job=job.id,
+            delivery=mention.delivery or None,
+            discussion=mention.where.key,
+            comment=mention.comment_id,
+            attempt=job.attempts,
+            outcome=outcome,
+            reason=reason,
+            **more,
+        )
 
     async def _post_notice(self, job: Job, bot: Identity) -> None:
         """Say so, briefly and without internals, when a mention will not be answered."""
@@ -166,4 +170,4 @@ class ReplyFlow:
         try:
             await self._hub.post_comment(mention.where, text)
         except UpstreamError as exc:
-            log.warning("job=%d notice=not-posted reason=%r", job.id, exc.summary())
+            log_event(log, logging.WARNING, "notice-not-posted", job=job.id, reason=exc.summary())

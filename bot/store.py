@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 from bot.events import DiscussionRef, Mention
+from bot.history import History
 
 JobStatus = Literal["queued", "running", "done", "failed", "dead"]
 EnqueueOutcome = Literal["queued", "duplicate", "full"]
@@ -64,6 +65,20 @@ MIGRATIONS = (
     );
     CREATE INDEX deliveries_by_job ON deliveries (job_id);
     """,
+    """
+    CREATE TABLE delivery_log (
+        id INTEGER PRIMARY KEY,
+        received_at REAL NOT NULL,
+        delivery TEXT NOT NULL,
+        event TEXT,
+        repo TEXT,
+        status INTEGER NOT NULL,
+        outcome TEXT NOT NULL,
+        reason TEXT,
+        job_id INTEGER
+    );
+    CREATE INDEX delivery_log_by_time ON delivery_log (received_at);
+    """,
 )
 
 _CLAIM = """
@@ -75,6 +90,7 @@ WHERE id = (
         (j.status IN ('queued', 'failed') AND j.not_before <= :now)
         OR (j.status = 'running' AND j.lease_until < :now)
     )
+    AND (:job_id IS NULL OR j.id = :job_id)
     -- one at a time per discussion, oldest first
     AND NOT EXISTS (
         SELECT 1 FROM jobs AS e
@@ -118,6 +134,7 @@ class JobRecord:
 class Store:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
+        self.history = History(connection)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -224,13 +241,15 @@ class Store:
         )
         return cursor.rowcount == 1
 
-    def claim(self, lease_seconds: float) -> Job | None:
+    def claim(self, lease_seconds: float, job_id: int | None = None) -> Job | None:
+        """The oldest claimable job (or that one job), now running under a lease."""
         now = time.time()
-        row = self._db.execute(_CLAIM, {"now": now, "lease_until": now + lease_seconds}).fetchone()
+        params = {"now": now, "lease_until": now + lease_seconds, "job_id": job_id}
+        row = self._db.execute(_CLAIM, params).fetchone()
         if row is None:
             return None
-        job_id, mention, attempts, posting_at, round_ = row
-        return Job(int(job_id), _load(mention), int(attempts), posting_at, int(round_))
+        claimed, mention, attempts, posting_at, round_ = row
+        return Job(int(claimed), _load(mention), int(attempts), posting_at, int(round_))
 
     def renew(self, job_id: int, lease_seconds: float) -> None:
         now = time.time()
@@ -288,6 +307,22 @@ class Store:
         ).fetchone()
         return int(n)
 
+    def oldest_unfinished_age(self, now: float) -> float:
+        (oldest,) = self._db.execute(
+            "SELECT MIN(created_at) FROM jobs WHERE status IN ('queued', 'running', 'failed')"
+        ).fetchone()
+        return max(0.0, now - oldest) if oldest is not None else 0.0
+
+    def requeue(self, comment_id: str) -> bool:
+        """Queue a job that failed or was given up on again, as a replay would."""
+        now = time.time()
+        cursor = self._db.execute(
+            "UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, reason = NULL,"
+            " updated_at = ? WHERE comment_id = ? AND status IN ('failed', 'dead')",
+            (now, now, comment_id),
+        )
+        return cursor.rowcount == 1
+
     def replies_since(
         self, since: float, *, discussion_key: str | None = None, author_id: str | None = None
     ) -> int:
@@ -310,6 +345,7 @@ class Store:
                 "DELETE FROM jobs WHERE status IN ('done', 'dead') AND updated_at < ?",
                 (finished_before,),
             )
+            self._db.execute("DELETE FROM delivery_log WHERE received_at < ?", (finished_before,))
             return cursor.rowcount
 
 

@@ -25,6 +25,14 @@ from bot.errors import TransientError, UpstreamError
 T = TypeVar("T")
 log = logging.getLogger("bot.upstream")
 
+# Told of every call: the service, how long it took, and why it failed (None when it did not).
+Observer = Callable[[str, float, str | None], None]
+
+
+def ignore_call(service: str, seconds: float, failure: str | None) -> None:
+    """The observer to use when nobody is counting."""
+
+
 TRANSIENT_STATUSES = frozenset({408, 424, 425, 429})
 _RATELIMIT_RESET = re.compile(r"\bt=(\d+(?:\.\d+)?)")
 

@@ -8,7 +8,8 @@ deliberate: the secret before the body is read, the size before it is parsed.
     503 the queue is full, or the bot does not know its own id yet (with Retry-After)
     200 ignored / duplicate 202 queued
 
-A `Webhook-Id` seen before is answered from the store without reading the body.
+A `Webhook-Id` seen before is answered from the store without reading the body. Every
+delivery ends in one log line and one metric; every authentic one also in the history.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import hashlib
 import hmac
 import json
 import logging
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
 from urllib.parse import parse_qsl
 
 from starlette.requests import ClientDisconnect, Request
@@ -27,6 +31,8 @@ from bot.errors import UpstreamError
 from bot.events import Decider, Ignore, Mention, Payload, PayloadError, parse_payload
 from bot.guards import Guards
 from bot.hub import Whoami
+from bot.logs import log_event
+from bot.metrics import Metrics
 from bot.store import EnqueueOutcome, Store
 
 log = logging.getLogger("bot.webhooks")
@@ -39,9 +45,27 @@ class BodyTooLarge(Exception):
     pass
 
 
-def error(status: int, message: str, retry_after: int | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after)} if retry_after else None
-    return JSONResponse({"error": message}, status_code=status, headers=headers)
+@dataclass
+class Receipt:
+    """The answer to one delivery, and what to remember about it."""
+
+    status: int
+    body: dict[str, Any]
+    outcome: str
+    code: str = ""
+    event: str | None = None
+    repo: str | None = None  # None for a private repo: its name is never recorded
+    job_id: int | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reason(self) -> str | None:
+        return self.body.get("reason") or self.body.get("error")
+
+
+def refused(status: int, outcome: str, message: str, retry_after: int | None = None) -> Receipt:
+    headers = {"Retry-After": str(retry_after)} if retry_after else {}
+    return Receipt(status, {"error": message}, outcome, outcome, headers=headers)
 
 
 class WebhookReceiver:
@@ -53,6 +77,7 @@ class WebhookReceiver:
         whoami: Whoami,
         guards: Guards,
         store: Store,
+        metrics: Metrics,
         on_queued: Callable[[], None],
     ) -> None:
         self._secret_digest = hashlib.sha256(secret).digest()
@@ -61,79 +86,106 @@ class WebhookReceiver:
         self._whoami = whoami
         self._guards = guards
         self._store = store
+        self._metrics = metrics
         self._on_queued = on_queued
         self._decider: Decider | None = None
 
     async def __call__(self, request: Request) -> JSONResponse:
-        # An overlong id is not one the Hub sent; it is logged cut short and not used to dedupe.
+        # An overlong id is not one the Hub sent: it is not used to dedupe.
         given = request.headers.get("webhook-id", "")
-        delivery = given if 0 < len(given) <= MAX_WEBHOOK_ID else None
-        response = await self._receive(request, delivery)
-        body = bytes(response.body).decode()
-        log.info(
-            "delivery=%s status=%d %s", given[:MAX_WEBHOOK_ID] or "-", response.status_code, body
+        webhook_id = given if 0 < len(given) <= MAX_WEBHOOK_ID else None
+        delivery = webhook_id or f"local-{uuid.uuid4().hex[:12]}"
+        receipt = await self._receive(request, webhook_id, delivery)
+        self._metrics.delivery(receipt.outcome, receipt.code)
+        if receipt.outcome != "unauthorised":
+            self._store.history.record(
+                delivery,
+                receipt.event,
+                receipt.repo,
+                receipt.status,
+                receipt.outcome,
+                receipt.reason,
+                receipt.job_id,
+            )
+        log_event(
+            log,
+            logging.INFO,
+            "delivery",
+            delivery=delivery,
+            status=receipt.status,
+            outcome=receipt.outcome,
+            reason=receipt.reason,
+            job=receipt.job_id,
         )
-        return response
+        return JSONResponse(receipt.body, receipt.status, receipt.headers or None)
 
-    async def _receive(self, request: Request, delivery: str | None) -> JSONResponse:
+    async def _receive(self, request: Request, webhook_id: str | None, delivery: str) -> Receipt:
         given = _given_secret(request)
         if given is None:
-            return error(401, "missing webhook secret: send it in the X-Webhook-Secret header")
+            return refused(
+                401,
+                "unauthorised",
+                "missing webhook secret: send it in the X-Webhook-Secret header",
+            )
         # Hashing first makes the comparison constant-time in the length too.
         if not hmac.compare_digest(hashlib.sha256(given).digest(), self._secret_digest):
-            return error(403, "wrong webhook secret")
-        known = self._store.redeliver(delivery) if delivery else None
+            return refused(403, "unauthorised", "wrong webhook secret")
+        known = self._store.redeliver(webhook_id) if webhook_id else None
         if known:
             return self._acknowledge(*known)
         try:
-            body = await self._read_body(request)
+            raw = json.loads(await self._read_body(request))
         except BodyTooLarge:
-            return error(413, f"body is larger than {self._max_body} bytes")
-        except ValueError as exc:
-            return error(400, str(exc))
-        except ClientDisconnect:
-            return error(400, "client disconnected before the body was complete")
-        try:
-            raw = json.loads(body)
+            return refused(413, "malformed", f"body is larger than {self._max_body} bytes")
         except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            return error(400, "body is not valid UTF-8 JSON")
+            return refused(400, "malformed", "body is not valid UTF-8 JSON")
+        except ValueError as exc:
+            return refused(400, "malformed", str(exc))
+        except ClientDisconnect:
+            return refused(400, "malformed", "client disconnected before the body was complete")
         try:
             parsed = parse_payload(raw)
         except PayloadError as exc:
-            return error(422, f"malformed payload: {exc}")
+            return refused(422, "malformed", f"malformed payload: {exc}")
         if isinstance(parsed, Ignore):
-            return ignored(parsed.reason)
+            return ignored(parsed)
+        receipt = await self._decide(parsed, webhook_id, delivery)
+        receipt.event = f"{parsed.event.scope}/{parsed.event.action}"[:100]
+        if parsed.repo and not parsed.repo.private:
+            receipt.repo = parsed.repo.name
+        return receipt
+
+    async def _decide(self, payload: Payload, webhook_id: str | None, delivery: str) -> Receipt:
         try:
             decider = await self._current_decider()
         except UpstreamError as exc:
             log.warning("whoami failed, asking the Hub to retry the delivery: %s", exc)
-            return error(503, "the bot cannot reach the Hub to identify itself yet", 30)
+            return refused(
+                503, "unidentified", "the bot cannot reach the Hub to identify itself yet", 30
+            )
         try:
-            decision = self._screen(decider, parsed)
+            decision = decider.decide(payload)
         except PayloadError as exc:
-            return error(422, f"malformed payload: {exc}")
+            return refused(422, "malformed", f"malformed payload: {exc}")
+        if isinstance(decision, Mention):
+            decision = self._guards.refuse(decision) or replace(decision, delivery=delivery)
         if isinstance(decision, Ignore):
-            return ignored(decision.reason)
-        return self._acknowledge(*self._store.enqueue(decision, delivery, self._max_queue))
+            return ignored(decision)
+        return self._acknowledge(*self._store.enqueue(decision, webhook_id, self._max_queue))
 
     async def _current_decider(self) -> Decider:
         if self._decider is None:
             self._decider = Decider(await self._whoami.get())
         return self._decider
 
-    def _screen(self, decider: Decider, payload: Payload) -> Mention | Ignore:
-        decision = decider.decide(payload)
-        if isinstance(decision, Mention) and (reason := self._guards.refuse(decision)):
-            return Ignore(reason)
-        return decision
-
-    def _acknowledge(self, outcome: EnqueueOutcome, job_id: int) -> JSONResponse:
+    def _acknowledge(self, outcome: EnqueueOutcome, job_id: int) -> Receipt:
         if outcome == "full":
-            return error(503, f"the queue is full ({self._max_queue} jobs); try again later", 60)
+            message = f"the queue is full ({self._max_queue} jobs); try again later"
+            return refused(503, "full", message, 60)
         if outcome == "duplicate":
-            return JSONResponse({"status": "duplicate", "id": job_id})
+            return Receipt(200, {"status": "duplicate", "id": job_id}, "duplicate", job_id=job_id)
         self._on_queued()
-        return JSONResponse({"status": "queued", "id": job_id}, status_code=202)
+        return Receipt(202, {"status": "queued", "id": job_id}, "queued", job_id=job_id)
 
     async def _read_body(self, request: Request) -> bytes:
         declared = request.headers.get("content-length")
@@ -151,8 +203,8 @@ class WebhookReceiver:
         return b"".join(chunks)
 
 
-def ignored(reason: str) -> JSONResponse:
-    return JSONResponse({"status": "ignored", "reason": reason})
+def ignored(decision: Ignore) -> Receipt:
+    return Receipt(200, {"status": "ignored", "reason": decision.reason}, "ignored", decision.code)
 
 
 def _given_secret(request: Request) -> bytes | None:

@@ -83,7 +83,7 @@ class Worker:
             self._store.release(job.id)
             raise
         except Exception as exc:
-            log.exception("job=%d outcome=dead reason=internal-error", job.id)
+            log.exception("job job=%d outcome=dead reason=internal-error", job.id)
             self._store.finish(job.id, "dead", f"internal error: {type(exc).__name__}")
         finally:
             renewer.cancel()

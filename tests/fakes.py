@@ -105,8 +105,13 @@ class FakeHub(_Recorder):
         self.token = token
         self.ids = (f"{n:024x}" for n in itertools.count(0xC0FFEE000))
         self.threads: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        hooks = "/api/settings/webhooks"
         self.app = Starlette(
             routes=[
+                Route(hooks, self._webhooks, methods=["GET", "POST"]),
+                Route(hooks + "/{hook}", self._webhook, methods=["GET", "POST", "DELETE"]),
+                Route(hooks + "/{hook}/{switch:str}", self._switch, methods=["POST"]),
                 Route("/api/whoami-v2", self._whoami, methods=["GET"]),
                 Route(
                     "/api/{kind}/{repo:path}/discussions/{num:int}/comment",
@@ -187,6 +192,71 @@ class FakeHub(_Recorder):
         return JSONResponse(
             {"newMessage": self.add_comment(thread, BOT_NAME, entry.body["comment"])}
         )
+
+    def _valid_webhook(self, body: Any) -> str | None:
+        if not isinstance(body, dict):
+            return "body must be an object"
+        watched = body.get("watched")
+        if not isinstance(watched, list) or not watched:
+            return "watched must be a non-empty list"
+        for entry in watched:
+            if not isinstance(entry, dict) or entry.get("type") not in (
+                "user", "org", "model", "dataset", "space"
+            ) or not entry.get("name"):  # fmt: skip
+                return "each watched entry needs a type and a name"
+        if not set(body.get("domains", [])) <= {"repo", "discussion"}:
+            return "domains must be repo and/or discussion"
+        if not body.get("url") and not body.get("jobSourceId"):
+            return "url or jobSourceId is required"
+        return None
+
+    def _public(self, hook: dict[str, Any]) -> dict[str, Any]:
+        # The Hub answers with the secret's presence, not its value.
+        return {
+            **{k: v for k, v in hook.items() if k != "secret"},
+            "secret": bool(hook.get("secret")),
+        }
+
+    async def _webhooks(self, request: Request) -> Response:
+        entry = await self.record(request)
+        if not self._authorised(request):
+            return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
+        if request.method == "GET":
+            return JSONResponse([self._public(h) for h in self.webhooks.values()])
+        problem = self._valid_webhook(entry.body)
+        if problem:
+            return JSONResponse({"error": problem}, 400)
+        hook = {"id": next(self.ids), "disabled": False, "domains": ["discussion"], **entry.body}
+        self.webhooks[hook["id"]] = hook
+        return JSONResponse({"webhook": self._public(hook)})
+
+    async def _webhook(self, request: Request) -> Response:
+        entry = await self.record(request)
+        if not self._authorised(request):
+            return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
+        hook = self.webhooks.get(request.path_params["hook"])
+        if hook is None:
+            return JSONResponse({"error": "Webhook not found"}, 404)
+        if request.method == "DELETE":
+            del self.webhooks[hook["id"]]
+            return JSONResponse({})
+        if request.method == "POST":
+            problem = self._valid_webhook(entry.body)
+            if problem:
+                return JSONResponse({"error": problem}, 400)
+            hook.update(entry.body)
+        return JSONResponse({"webhook": self._public(hook)})
+
+    async def _switch(self, request: Request) -> Response:
+        await self.record(request)
+        if not self._authorised(request):
+            return JSONResponse({"error": "Invalid credentials in Authorization header"}, 401)
+        hook = self.webhooks.get(request.path_params["hook"])
+        switch = request.path_params["switch"]
+        if hook is None or switch not in ("enable", "disable"):
+            return JSONResponse({"error": "Not Found"}, 404)
+        hook["disabled"] = switch == "disable"
+        return JSONResponse({"webhook": self._public(hook)})
 
     async def _discussion(self, request: Request) -> Response:
         await self.record(request)

@@ -182,11 +182,11 @@ def test_an_operator_can_force_a_fresh_answer_while_the_bot_runs(
 
     env = bot_environment(tmp_path, fakes)
     forced = subprocess.run(
-        [sys.executable, "-m", "bot", "retry", COMMENT_ID],
+        [sys.executable, "-m", "bot", "jobs", "retry", COMMENT_ID, "--force"],
         cwd=tmp_path, env=env, capture_output=True, timeout=60,
     )  # fmt: skip
     unknown = subprocess.run(
-        [sys.executable, "-m", "bot", "retry", "0" * 24],
+        [sys.executable, "-m", "bot", "jobs", "retry", "0" * 24],
         cwd=tmp_path, env=env, capture_output=True, timeout=60,
     )  # fmt: skip
 

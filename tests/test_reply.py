@@ -9,14 +9,15 @@ from dataclasses import dataclass, replace
 import httpx
 import pytest
 
-from bot.app import composer, hub_http_client, model_client
 from bot.compose import Composer
 from bot.config import Settings
 from bot.events import Decider, Ignore, Mention, parse_payload
 from bot.guards import Guards
 from bot.hub import HubClient, Whoami
+from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.reply import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
+from bot.services import composer, hub_http_client, model_client
 from bot.store import JobRecord, Store
 from bot.upstream import RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload
@@ -38,7 +39,7 @@ class Harness:
     flow: ReplyFlow
     store: Store
     prompts: Prompts
-    parts: tuple[Composer, HubClient, Store, Whoami, Guards]
+    parts: tuple[Composer, HubClient, Store, Whoami, Guards, Metrics]
 
     def use_options(self, options: ReplyOptions) -> None:
         self.flow = ReplyFlow(*self.parts, options)
@@ -75,7 +76,7 @@ async def harness(
         tuned = replace(settings, max_new_tokens=64)
         writer = composer(tuned, prompts, model_client(tuned, model_http, retry))
         client = HubClient(hub_http, retry)
-        parts = (writer, client, store, Whoami(client, None, BOT), Guards(tuned))
+        parts = (writer, client, store, Whoami(client, None, BOT), Guards(tuned), Metrics())
         flow = ReplyFlow(*parts, ReplyOptions(attempts=Attempts(max_attempts=1)))
         yield Harness(flow, store, prompts, parts)
 

@@ -1,0 +1,174 @@
+"""The command line: `python -m bot [COMMAND]`, serving by default.
+
+Exit codes: 0 done, 1 it failed (the one line printed says why and what to do), 2 the command
+was mistyped. No traceback ever reaches the operator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+import httpx
+import uvicorn
+
+from bot.app import create_app
+from bot.config import ConfigError, Settings, load_settings
+from bot.errors import BotError, TransientError
+from bot.events import Identity
+from bot.hub import HubClient, Whoami
+from bot.jobs_cli import add_job_commands
+from bot.logs import configure_logging
+from bot.preview import mention_from_payload, mention_from_text, preview
+from bot.prompts import Prompts
+from bot.services import hub_http_client
+from bot.store import Store
+from bot.upstream import RetryPolicy
+from bot.webhooks_cli import add_webhook_commands
+
+STARTUP_RETRY_BUDGET = 10.0
+log = logging.getLogger("bot")
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a mistake is one line that says where to look."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
+
+
+def open_store(settings: Settings) -> Store:
+    try:
+        return Store.open(settings.database_path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            f"DATA_DIR {settings.data_dir} cannot hold the database ({exc}):"
+            " point DATA_DIR at a writable directory"
+        ) from None
+
+
+async def identify(settings: Settings) -> Identity | None:
+    """Whoami with the token, or None when the Hub cannot be reached right now."""
+    async with hub_http_client(settings) as http:
+        policy = RetryPolicy(budget=min(settings.retry_budget, STARTUP_RETRY_BUDGET))
+        try:
+            return await Whoami(HubClient(http, policy), settings.bot_username, None).get()
+        except TransientError as exc:
+            log.warning(
+                "cannot identify the bot yet (%s); will ask again before each delivery", exc
+            )
+            return None
+
+
+def serve(settings: Settings, args: argparse.Namespace) -> int:
+    prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
+    open_store(settings).close()
+    bot = asyncio.run(identify(settings))
+    account = f"{bot.name} (id {bot.id})" if bot else "unknown until the Hub answers whoami"
+    handle = bot.handle if bot else settings.bot_username or "<account name>"
+    print(
+        f"Bot account: {account}\n"
+        f"Listening for: @{handle} in discussions and pull requests\n"
+        f"Webhook URL to configure on the Hub: {settings.webhook_url}"
+        " (domain: discussion, secret: WEBHOOK_SECRET)",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings, bot, prompts),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        server_header=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
+    )
+    return 0
+
+
+def run_preview(settings: Settings, args: argparse.Namespace) -> int:
+    if args.payload:
+        mention = mention_from_payload(Path(args.payload))
+    else:
+        mention = mention_from_text(args.comment, args.repo, args.title, args.pull_request)
+    print(asyncio.run(preview(settings, mention, args.generate)))
+    return 0
+
+
+def send(settings: Settings, args: argparse.Namespace) -> int:
+    """Deliver a saved payload the way the Hub does, and print the bot's answer."""
+    try:
+        body = Path(args.payload).read_bytes()
+    except OSError as exc:
+        raise BotError(f"cannot read {args.payload}: {exc.strerror}") from None
+    url = args.url or f"http://127.0.0.1:{settings.port}/webhook"
+    headers = {
+        "Content-Type": "application/json",
+        "X-Webhook-Secret": settings.webhook_secret.reveal(),
+    }
+    if args.webhook_id:
+        headers["Webhook-Id"] = args.webhook_id
+    try:
+        response = httpx.post(url, content=body, headers=headers, timeout=30)
+    except httpx.HTTPError as exc:
+        raise BotError(f"cannot reach {url} ({type(exc).__name__}): is the bot running?") from None
+    try:
+        answer = json.dumps(response.json())
+    except ValueError:
+        answer = response.text.strip()
+    print(f"{response.status_code} {answer}")
+    return 0 if response.is_success else 1
+
+
+def build_parser() -> Parser:
+    parser = Parser(
+        prog="python -m bot",
+        description="Answer @mentions in Hugging Face Hub discussions. Reads .env.",
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+    serving = commands.add_parser("serve", help="serve the webhook on HOST:PORT (the default)")
+    serving.set_defaults(run=serve, needs=("hf_token", "webhook_secret"))
+
+    show = commands.add_parser(
+        "preview", help="print the prompt (and with --generate the reply) without posting"
+    )
+    source = show.add_mutually_exclusive_group(required=True)
+    source.add_argument("--comment", help="the text of a comment that mentions the bot")
+    source.add_argument("--payload", help="a saved webhook payload (JSON file)")
+    show.add_argument("--repo", default="your-org/your-model", help="repo name for --comment")
+    show.add_argument("--title", default="A question", help="discussion title for --comment")
+    show.add_argument("--pull-request", action="store_true", help="treat --comment as in a PR")
+    show.add_argument("--generate", action="store_true", help="also call the model")
+    show.set_defaults(run=run_preview, needs=("hf_token",))
+
+    sending = commands.add_parser(
+        "send", help="deliver a saved payload to a running bot, as the Hub would"
+    )
+    sending.add_argument("payload", help="the payload, a JSON file (as the Activity tab shows)")
+    sending.add_argument("--url", help="the bot's webhook URL (default: this machine's PORT)")
+    sending.add_argument("--webhook-id", help="a Webhook-Id header, to test redeliveries")
+    sending.set_defaults(run=send, needs=("webhook_secret",))
+
+    add_job_commands(commands)
+    add_webhook_commands(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    run: Command = getattr(args, "run", serve)
+    needs = getattr(args, "needs", ("hf_token", "webhook_secret"))
+    try:
+        settings = load_settings(required=needs)
+        configure_logging(settings.log_level, settings.secrets, settings.log_format)
+        return run(settings, args)
+    except BotError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,153 @@
+"""`python -m bot jobs ...` (what happened to each mention) and `python -m bot job` (Job mode).
+
+Job mode is for a Hub webhook that starts a Job per event instead of calling a URL: the payload
+arrives in WEBHOOK_PAYLOAD and goes through the same checks, guards and store as a delivery,
+then the reply runs in this process. Exit 0 when answered or rightly ignored, 1 when not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.config import Settings
+from bot.errors import BotError
+from bot.events import Decider, Ignore, PayloadError, parse_payload
+from bot.history import JobSummary
+from bot.prompts import Prompts
+from bot.services import open_services
+from bot.store import Store
+
+
+def add_job_commands(commands: Any) -> None:
+    jobs = commands.add_parser("jobs", help="list and show jobs, retry or force an answer")
+    actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="recent jobs, newest first")
+    listing.add_argument("--status", choices=("queued", "running", "failed", "done", "dead"))
+    listing.add_argument("--limit", type=int, default=20)
+    listing.set_defaults(run=list_jobs, needs=())
+    show = actions.add_parser("show", help="one job and the deliveries that led to it")
+    show.add_argument("key", help="a job number or the id of the comment it answers")
+    show.set_defaults(run=show_job, needs=())
+    retry = actions.add_parser(
+        "retry", help="try a failed or dead job again; --force answers a comment afresh"
+    )
+    retry.add_argument("comment_id", help="the id of the comment that mentioned the bot")
+    retry.add_argument(
+        "--force", action="store_true", help="post a new answer even if one was posted"
+    )
+    retry.set_defaults(run=retry_job, needs=())
+
+    single = commands.add_parser(
+        "job", help="handle the one payload in WEBHOOK_PAYLOAD (a Hub Job), then exit"
+    )
+    single.set_defaults(run=run_job, needs=("hf_token",))
+
+
+def _when(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _line(job: JobSummary) -> str:
+    forced = f" round {job.round}" if job.round else ""
+    return (
+        f"{job.id:>5}  {job.status:<7} {_when(job.updated_at)}  {job.discussion}"
+        f"  comment {job.comment_id}  attempts {job.attempts}{forced}  {job.reason or ''}"
+    )
+
+
+def list_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store.open(settings.database_path)
+    try:
+        found = store.history.jobs(limit=args.limit, status=args.status)
+    finally:
+        store.close()
+    print("\n".join(_line(job) for job in found) if found else "no jobs yet")
+    return 0
+
+
+def show_job(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store.open(settings.database_path)
+    try:
+        job = store.history.job(args.key)
+        deliveries = store.history.deliveries(limit=50, job_id=job.id) if job else []
+    finally:
+        store.close()
+    if job is None:
+        raise BotError(f"no job {args.key!r}: give a job number or a comment id (see: jobs list)")
+    print(_line(job))
+    print(f"       created {_when(job.created_at)}  reply {job.reply_id or '-'}")
+    for d in deliveries:
+        print(f"       delivery {d.delivery} at {_when(d.received_at)}: {d.status} {d.outcome}")
+    return 0
+
+
+def retry_job(settings: Settings, args: argparse.Namespace) -> int:
+    store = Store.open(settings.database_path)
+    try:
+        job = store.history.job(args.comment_id)
+        if job is None:
+            raise BotError(f"no job for comment {args.comment_id} (see: jobs list)")
+        if args.force:
+            done = store.force(args.comment_id)
+            what = "a fresh answer"
+        else:
+            done = store.requeue(args.comment_id)
+            what = "another attempt"
+    finally:
+        store.close()
+    if not done:
+        hint = "it is running now" if job.status == "running" else f"it is {job.status}"
+        if not args.force and job.status in ("done", "queued"):
+            hint += "; --force posts a fresh answer anyway"
+        raise BotError(f"nothing to retry for comment {args.comment_id}: {hint}")
+    print(f"queued {what} for comment {args.comment_id} (job {job.id})")
+    return 0
+
+
+def run_job(settings: Settings, args: argparse.Namespace) -> int:
+    raw = os.environ.get("WEBHOOK_PAYLOAD", "")
+    if not raw.strip():
+        raise BotError("WEBHOOK_PAYLOAD is empty: a Hub Job started by a webhook sets it")
+    try:
+        payload = parse_payload(json.loads(raw))
+    except (ValueError, RecursionError) as exc:
+        raise BotError(f"WEBHOOK_PAYLOAD is not a webhook payload: {exc}") from None
+    if isinstance(payload, Ignore):
+        print(f"ignored: {payload.reason}")
+        return 0
+    prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
+    return asyncio.run(_answer(settings, prompts, payload))
+
+
+async def _answer(settings: Settings, prompts: Prompts, payload: Any) -> int:
+    async with open_services(settings, None, prompts) as services:
+        try:
+            decision = Decider(await services.whoami.get()).decide(payload)
+        except PayloadError as exc:
+            raise BotError(f"WEBHOOK_PAYLOAD is not a webhook payload: {exc}") from None
+        if not isinstance(decision, Ignore):
+            decision = services.guards.refuse(decision) or decision
+        if isinstance(decision, Ignore):
+            print(f"ignored: {decision.reason}")
+            return 0
+        outcome, job_id = services.store.enqueue(decision)
+        if outcome == "duplicate":
+            print(f"duplicate: comment {decision.comment_id} is already answered or queued")
+            return 0
+        job = services.store.claim(settings.lease_seconds, job_id=job_id)
+        if job is None:
+            raise BotError(f"job {job_id} waits behind an earlier mention in its discussion")
+        await services.flow.run(job)
+        record = services.store.get(decision.comment_id)
+    if record is not None and record.status == "done":
+        print(f"replied: comment {record.reply_id} ({time.strftime('%H:%M:%S')})")
+        return 0
+    reason = record.reason if record else "unknown"
+    print(f"not answered: {reason}")
+    return 1

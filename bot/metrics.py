@@ -1,0 +1,81 @@
+"""What the bot counts: Prometheus metrics for GET /metrics, and the health of each upstream.
+
+Each app gets its own registry, so two bots in one process (as in the tests) never share
+counts. Labels are short codes, never free text, so their number stays bounded.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from bot.store import Store
+
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+@dataclass
+class UpstreamHealth:
+    """The latest outcome of calls to one upstream, for the status page."""
+
+    last_success: float | None = None
+    last_failure: float | None = None
+    last_failure_reason: str | None = None
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.deliveries = Counter(
+            "bot_deliveries",
+            "Webhook deliveries, by outcome and, for ignored ones, the reason's code",
+            ["outcome", "reason"],
+            registry=self.registry,
+        )
+        self.jobs = Counter(
+            "bot_jobs", "Job attempts, by how they ended", ["outcome"], registry=self.registry
+        )
+        self.latency = Histogram(
+            "bot_upstream_call_seconds",
+            "Time of each call to the Hub or the model",
+            ["service"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_depth = Gauge(
+            "bot_queue_depth", "Jobs waiting or running", registry=self.registry
+        )
+        self.oldest_job_age = Gauge(
+            "bot_oldest_job_age_seconds",
+            "Age of the oldest unfinished job (0 when there is none)",
+            registry=self.registry,
+        )
+        self.health: dict[str, UpstreamHealth] = {
+            "Hub": UpstreamHealth(),
+            "model": UpstreamHealth(),
+        }
+
+    def watch(self, store: Store) -> None:
+        """Read the queue gauges from the store at each scrape."""
+        self.queue_depth.set_function(store.depth)
+        self.oldest_job_age.set_function(lambda: store.oldest_unfinished_age(time.time()))
+
+    def delivery(self, outcome: str, reason: str = "") -> None:
+        self.deliveries.labels(outcome, reason).inc()
+
+    def job(self, outcome: str) -> None:
+        self.jobs.labels(outcome).inc()
+
+    def observe(self, service: str, seconds: float, failure: str | None) -> None:
+        self.latency.labels(service).observe(seconds)
+        health = self.health.setdefault(service, UpstreamHealth())
+        if failure is None:
+            health.last_success = time.time()
+        else:
+            health.last_failure = time.time()
+            health.last_failure_reason = failure
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

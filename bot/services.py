@@ -1,0 +1,131 @@
+"""The bot's parts, built from settings: HTTP clients, store, model, composer and reply flow.
+
+Shared by the web app (which adds the webhook receiver and the worker) and by `python -m bot
+job` (which handles one payload and exits). Tests pass fake transports and a retry policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import httpx
+
+from bot.compose import Composer, Style
+from bot.config import Secret, Settings
+from bot.events import Identity
+from bot.guards import Guards
+from bot.hub import HubClient, Whoami
+from bot.inference import ChatModel, GenerationParameters, Model, TextGenerationModel
+from bot.metrics import Metrics
+from bot.prompts import Prompts
+from bot.reply import Attempts, ReplyFlow, ReplyOptions
+from bot.store import Store
+from bot.upstream import Observer, RetryPolicy, ignore_call
+
+USER_AGENT = "hub-discussion-bot/0.1"
+
+
+def _headers(token: Secret) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token.reveal()}", "User-Agent": USER_AGENT}
+
+
+def hub_http_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """A client bound to HF_ENDPOINT: requests carry relative paths, so the token stays there."""
+    return httpx.AsyncClient(
+        base_url=settings.hf_endpoint,
+        headers=_headers(settings.hf_token),
+        timeout=settings.hub_timeout,
+        transport=transport,
+    )
+
+
+def model_http_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """A client that carries INFERENCE_TOKEN (HF_TOKEN unless set), never the Hub's base URL."""
+    return httpx.AsyncClient(
+        headers=_headers(settings.model_token),
+        timeout=settings.inference_timeout,
+        transport=transport,
+    )
+
+
+def model_client(
+    settings: Settings,
+    http: httpx.AsyncClient,
+    retry: RetryPolicy,
+    observe: Observer = ignore_call,
+) -> Model:
+    """The backend INFERENCE_API names, talking to INFERENCE_URL."""
+    kind = ChatModel if settings.inference_api == "chat" else TextGenerationModel
+    parameters = GenerationParameters(settings.max_new_tokens, settings.temperature, settings.top_p)
+    return kind(http, settings.model_url, settings.inference_model, parameters, retry, observe)
+
+
+def composer(settings: Settings, prompts: Prompts, model: Model) -> Composer:
+    style = Style(
+        thread_budget=settings.thread_budget_chars,
+        max_reply_chars=settings.max_reply_chars,
+        allow_mentions=settings.allow_mentions,
+        secrets=tuple(secret.reveal() for secret in settings.secrets),
+    )
+    return Composer(prompts, model, style)
+
+
+def reply_options(settings: Settings) -> ReplyOptions:
+    return ReplyOptions(
+        attempts=Attempts(settings.max_attempts, settings.attempt_backoff),
+        read_thread=settings.thread_budget_chars > 0,
+        failure_notice=settings.failure_notice,
+        fault=settings.bot_fault,
+    )
+
+
+@dataclass
+class Services:
+    settings: Settings
+    store: Store
+    hub: HubClient
+    whoami: Whoami
+    guards: Guards
+    model: Model
+    flow: ReplyFlow
+    metrics: Metrics
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    bot: Identity | None,
+    prompts: Prompts,
+    *,
+    hub_transport: httpx.AsyncBaseTransport | None = None,
+    model_transport: httpx.AsyncBaseTransport | None = None,
+    retry: RetryPolicy | None = None,
+) -> AsyncIterator[Services]:
+    retry = retry or RetryPolicy(budget=settings.retry_budget)
+    metrics = Metrics()
+    async with AsyncExitStack() as stack:
+        store = Store.open(settings.database_path)
+        stack.callback(store.close)
+        metrics.watch(store)
+        hub_http = await stack.enter_async_context(hub_http_client(settings, hub_transport))
+        model_http = await stack.enter_async_context(model_http_client(settings, model_transport))
+        model = model_client(settings, model_http, retry, metrics.observe)
+        hub = HubClient(hub_http, retry, metrics.observe)
+        whoami = Whoami(hub, settings.bot_username, known=bot)
+        guards = Guards(settings)
+        flow = ReplyFlow(
+            composer(settings, prompts, model),
+            hub,
+            store,
+            whoami,
+            guards,
+            metrics,
+            reply_options(settings),
+        )
+        yield Services(settings, store, hub, whoami, guards, model, flow, metrics)

@@ -1,0 +1,91 @@
+"""GET / (the status page) and GET /metrics, both behind STATUS_TOKEN when it is set.
+
+The page shows what an operator needs at a glance and nothing a stranger should see: no comment
+text, and a private repo is never named (the history does not even store it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+
+from bot.config import Secret
+from bot.services import Services
+
+DAY = 86400.0
+_pages = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def _authorised(request: Request, token: Secret | None) -> bool:
+    if token is None:
+        return True
+    header = request.headers.get("authorization", "")
+    given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
+    given = given or request.query_params.get("token", "")
+    expected = hashlib.sha256(token.reveal().encode()).digest()
+    return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), expected)
+
+
+def _refusal() -> Response:
+    return Response(
+        "This page needs STATUS_TOKEN: add ?token=<STATUS_TOKEN>"
+        " or an Authorization: Bearer header.\n",
+        status_code=401,
+        media_type="text/plain",
+    )
+
+
+def _ago(moment: float | None) -> str:
+    if moment is None:
+        return "never"
+    seconds = max(0, int(time.time() - moment))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def _utc(moment: float) -> str:
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+async def status_page(request: Request) -> Response:
+    services: Services = request.state.services
+    settings = services.settings
+    if not _authorised(request, settings.status_token):
+        return _refusal()
+    history = services.store.history
+    html = _pages.get_template("status.html").render(
+        bot=services.whoami.known,
+        handle=services.whoami.known.handle if services.whoami.known else settings.bot_username,
+        webhook_url=settings.webhook_url,
+        api=settings.inference_api,
+        model=services.model.label,
+        health=services.metrics.health,
+        jobs=history.job_counts(),
+        depth=services.store.depth(),
+        oldest=services.store.oldest_unfinished_age(time.time()),
+        deliveries_today=history.delivery_counts(time.time() - DAY),
+        deliveries=history.deliveries(limit=25),
+        ago=_ago,
+        utc=_utc,
+    )
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+async def metrics_page(request: Request) -> Response:
+    services: Services = request.state.services
+    if not _authorised(request, services.settings.status_token):
+        return _refusal()
+    return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
