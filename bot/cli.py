@@ -10,7 +10,6 @@ import argparse
 import asyncio
 import json
 import logging
-import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +19,7 @@ import httpx
 import uvicorn
 
 from bot.app import create_app
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import Settings, load_settings
 from bot.errors import BotError, TransientError
 from bot.events import Identity
 from bot.hub import HubClient, Whoami
@@ -28,8 +27,7 @@ from bot.jobs_cli import add_job_commands
 from bot.logs import configure_logging
 from bot.preview import mention_from_payload, mention_from_text, preview
 from bot.prompts import Prompts
-from bot.services import hub_http_client
-from bot.store import Store
+from bot.services import hub_http_client, open_store
 from bot.upstream import RetryPolicy
 from bot.webhooks_cli import add_webhook_commands
 
@@ -43,16 +41,6 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
-
-
-def open_store(settings: Settings) -> Store:
-    try:
-        return Store.open(settings.database_path)
-    except (OSError, sqlite3.Error) as exc:
-        raise ConfigError(
-            f"DATA_DIR {settings.data_dir} cannot hold the database ({exc}):"
-            " point DATA_DIR at a writable directory"
-        ) from None
 
 
 async def identify(settings: Settings) -> Identity | None:
@@ -116,6 +104,8 @@ def send(settings: Settings, args: argparse.Namespace) -> int:
         headers["Webhook-Id"] = args.webhook_id
     try:
         response = httpx.post(url, content=body, headers=headers, timeout=30)
+    except httpx.InvalidURL:
+        raise BotError(f"--url {url!r} is not a valid URL: give http://HOST:PORT/webhook") from None
     except httpx.HTTPError as exc:
         raise BotError(f"cannot reach {url} ({type(exc).__name__}): is the bot running?") from None
     try:
@@ -171,4 +161,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run(settings, args)
     except BotError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except Exception as exc:  # a bug: still one line for the operator, the trace in DEBUG logs
+        log.debug("unexpected failure", exc_info=True)
+        print(f"error: unexpected {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows where)",
+              file=sys.stderr)  # fmt: skip
         return 1

@@ -20,8 +20,7 @@ from bot.errors import BotError
 from bot.events import Decider, Ignore, PayloadError, parse_payload
 from bot.history import JobSummary
 from bot.prompts import Prompts
-from bot.services import open_services
-from bot.store import Store
+from bot.services import open_services, open_store
 
 
 def add_job_commands(commands: Any) -> None:
@@ -62,7 +61,7 @@ def _line(job: JobSummary) -> str:
 
 
 def list_jobs(settings: Settings, args: argparse.Namespace) -> int:
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     try:
         found = store.history.jobs(limit=args.limit, status=args.status)
     finally:
@@ -72,7 +71,7 @@ def list_jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def show_job(settings: Settings, args: argparse.Namespace) -> int:
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     try:
         job = store.history.job(args.key)
         deliveries = store.history.deliveries(limit=50, job_id=job.id) if job else []
@@ -88,7 +87,7 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def retry_job(settings: Settings, args: argparse.Namespace) -> int:
-    store = Store.open(settings.database_path)
+    store = open_store(settings)
     try:
         job = store.history.job(args.comment_id)
         if job is None:

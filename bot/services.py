@@ -6,6 +6,7 @@ job` (which handles one payload and exits). Tests pass fake transports and a ret
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -13,7 +14,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.compose import Composer, Style
-from bot.config import Secret, Settings
+from bot.config import ConfigError, Secret, Settings
 from bot.events import Identity
 from bot.guards import Guards
 from bot.hub import HubClient, Whoami
@@ -25,6 +26,16 @@ from bot.store import Store
 from bot.upstream import Observer, RetryPolicy, ignore_call
 
 USER_AGENT = "hub-discussion-bot/0.1"
+
+
+def open_store(settings: Settings) -> Store:
+    try:
+        return Store.open(settings.database_path)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(
+            f"DATA_DIR {settings.data_dir} cannot hold the database ({exc}):"
+            " point DATA_DIR at a writable directory"
+        ) from None
 
 
 def _headers(token: Secret) -> dict[str, str]:
@@ -110,7 +121,7 @@ async def open_services(
     retry = retry or RetryPolicy(budget=settings.retry_budget)
     metrics = Metrics()
     async with AsyncExitStack() as stack:
-        store = Store.open(settings.database_path)
+        store = open_store(settings)
         stack.callback(store.close)
         metrics.watch(store)
         hub_http = await stack.enter_async_context(hub_http_client(settings, hub_transport))
