@@ -195,17 +195,22 @@ class Decider:
             return Ignore(f"repo type {repo.type[:20]!r} is not supported", "repo_type")
         if not comment.content or not self.mentions_bot(comment.content):
             return Ignore("the bot is not mentioned", "no_mention")
-        return Mention(
-            comment_id=comment.id,
-            author_id=comment.author.id,
-            text=comment.content,
-            where=DiscussionRef(repo.type, repo.name, discussion.num),
-            title=discussion.title,
-            is_pull_request=discussion.is_pull_request,
-            repo_private=repo.private,
-            discussion_status=discussion.status,
-            received_at=time.time(),
-        )
+        return mention_of(repo, discussion, comment, comment.content)
+
+
+def mention_of(repo: Repo, discussion: Discussion, comment: Comment, text: str) -> Mention:
+    """The parts of a payload a reply needs, received now."""
+    return Mention(
+        comment_id=comment.id,
+        author_id=comment.author.id,
+        text=text,
+        where=DiscussionRef(repo.type, repo.name, discussion.num),
+        title=discussion.title,
+        is_pull_request=discussion.is_pull_request,
+        repo_private=repo.private,
+        discussion_status=discussion.status,
+        received_at=time.time(),
+    )
 
 
 _FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)

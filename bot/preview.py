@@ -12,7 +12,15 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.errors import BotError
-from bot.events import DiscussionRef, Identity, Ignore, Mention, PayloadError, parse_payload
+from bot.events import (
+    DiscussionRef,
+    Identity,
+    Ignore,
+    Mention,
+    PayloadError,
+    mention_of,
+    parse_payload,
+)
 from bot.prompts import Prompts
 from bot.services import composer, model_client, model_http_client
 from bot.upstream import RetryPolicy
@@ -42,16 +50,7 @@ def mention_from_payload(path: Path) -> Mention:
     repo, discussion, comment = parsed.repo, parsed.discussion, parsed.comment
     if repo is None or discussion is None or comment is None or comment.content is None:
         raise BotError(f"{path} has no comment to answer (repo, discussion and comment needed)")
-    return Mention(
-        comment_id=comment.id,
-        author_id=comment.author.id,
-        text=comment.content,
-        where=DiscussionRef(repo.type, repo.name, discussion.num),
-        title=discussion.title,
-        is_pull_request=discussion.is_pull_request,
-        repo_private=repo.private,
-        discussion_status=discussion.status,
-    )
+    return mention_of(repo, discussion, comment, comment.content)
 
 
 async def preview(settings: Settings, mention: Mention, generate: bool) -> str:
