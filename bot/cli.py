@@ -27,6 +27,7 @@ from bot.jobs_cli import add_job_commands
 from bot.logs import configure_logging
 from bot.preview import mention_from_payload, mention_from_text, preview
 from bot.prompts import Prompts
+from bot.server import header_deadline_protocol
 from bot.services import hub_http_client, open_store
 from bot.upstream import RetryPolicy
 from bot.webhooks_cli import add_webhook_commands
@@ -75,6 +76,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         port=settings.port,
         log_config=None,
         server_header=False,
+        http=header_deadline_protocol(settings.header_timeout),
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
     return 0

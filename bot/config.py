@@ -152,6 +152,7 @@ class Settings:
     max_body_bytes: int = setting(
         256 * 1024, _ranged(int, 1024, 16 * 1024 * 1024), "a byte count from 1024 to 16777216"
     )
+    header_timeout: float = setting(10.0, _ranged(float, 0.1, 600), "seconds from 0.1 to 600")
     concurrency: int = setting(4, _ranged(int, 1, 64), "from 1 to 64")
     max_queue: int = setting(1000, _ranged(int, 1, 1_000_000), "from 1 to 1000000")
     lease_seconds: float = setting(30.0, _ranged(float, 1, 3600), "seconds from 1 to 3600")

@@ -1,0 +1,143 @@
+"""Slow clients and misbehaving upstreams, against the real `python -m bot` process."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.botprocess import BotProcess, Fakes, bot_environment, eventually, start_bot, wait_healthy
+from tests.conftest import load_payload
+from tests.fakes import Scripted
+from tests.faults import FaultyProxy
+
+SLOW_CLIENTS = 300
+
+
+def mention_in(num: int) -> dict[str, object]:
+    payload = load_payload("comment_create_mention")
+    payload["discussion"]["num"] = num
+    payload["comment"]["id"] = f"{num:024x}"
+    return payload
+
+
+@pytest.fixture
+def bots(tmp_path: Path) -> Iterator[list[BotProcess]]:
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        bot.stop()
+
+
+def test_slow_clients_do_not_stop_deliveries_and_are_closed_after_the_header_timeout(
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
+) -> None:
+    env = bot_environment(tmp_path, fakes, HEADER_TIMEOUT="3", REPLIES_PER_AUTHOR_HOUR="0")
+    bot = start_bot(tmp_path, env)
+    bots.append(bot)
+    wait_healthy(bot)
+    port = int(bot.url.rsplit(":", 1)[1])
+    slow = []
+    for _ in range(SLOW_CLIENTS):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        sock.sendall(b"POST /webhook HTTP/1.1\r\nHost: bot\r\n")
+        slow.append(sock)
+    stop = threading.Event()
+
+    def trickle() -> None:  # one more header byte now and then, never the end of the headers
+        while not stop.wait(0.5):
+            for sock in slow:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"X")
+
+    trickler = threading.Thread(target=trickle, daemon=True)
+    trickler.start()
+    try:
+        answers = [bot.deliver(mention_in(n)).status_code for n in range(1, 21)]
+        assert answers == [202] * 20
+        assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 20)
+
+        def closed(sock: socket.socket) -> bool:
+            sock.settimeout(0.01)
+            try:
+                return sock.recv(1) == b""
+            except TimeoutError:
+                return False
+            except OSError:
+                return True
+
+        started = time.monotonic()
+        eventually(lambda: all(closed(s) for s in slow), timeout=20, what="slow clients closed")
+        assert time.monotonic() - started < 15
+    finally:
+        stop.set()
+        trickler.join(timeout=5)
+        for sock in slow:
+            sock.close()
+    assert httpx.get(bot.url + "/health", timeout=5).status_code == 200
+
+
+def test_model_faults_are_recorded_one_by_one_and_the_mention_is_still_answered_once(
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
+) -> None:
+    fakes.model.enqueue(
+        Scripted(502, text="<html><body>Bad gateway</body></html>", content_type="text/html"),
+        Scripted(200, text='[{"generated_text": "cut sh'),
+    )
+    proxy = FaultyProxy(fakes.model_url, ["drop", "stall"])
+    with proxy.running() as model_url:
+        env = bot_environment(
+            tmp_path,
+            fakes,
+            INFERENCE_URL=f"{model_url}/models/bigscience/bloom",
+            INFERENCE_TIMEOUT="1",
+            RETRY_BUDGET="0",
+            ATTEMPT_BACKOFF="0",
+            MAX_ATTEMPTS="6",
+        )
+        bot = start_bot(tmp_path, env)
+        bots.append(bot)
+        wait_healthy(bot)
+
+        assert bot.deliver(mention_in(1)).status_code == 202
+        eventually(lambda: bot.job_status(f"{1:024x}") == "done", what="the reply", timeout=30)
+        assert bot.deliver(mention_in(2)).status_code == 202  # still serving
+        eventually(lambda: bot.job_status(f"{2:024x}") == "done", what="the second reply")
+
+    assert len(fakes.hub.comments) == 2
+    failures = [line for line in bot.output().splitlines() if "outcome=failed" in line]
+    reasons = [line.split("reason=", 1)[1] for line in failures]
+    assert len(reasons) == 4
+    assert "connection failed" in reasons[0]
+    assert "timed out" in reasons[1]
+    assert "HTTP 502" in reasons[2] and "HTML page" in reasons[2]
+    assert "not JSON" in reasons[3]
+
+
+def test_hub_faults_never_lose_or_double_a_reply(
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
+) -> None:
+    fakes.hub.enqueue(
+        Scripted(502, text="<html>Bad gateway</html>", content_type="text/html", on="discussion"),
+        Scripted(200, text="{not json", on="comment"),  # sent, but the answer is garbage
+    )
+    env = bot_environment(tmp_path, fakes, RETRY_BUDGET="0", ATTEMPT_BACKOFF="0")
+    bot = start_bot(tmp_path, env)
+    bots.append(bot)
+    wait_healthy(bot)
+
+    assert bot.deliver(mention_in(1)).status_code == 202
+    eventually(lambda: bot.job_status(f"{1:024x}") == "done", what="the reply", timeout=30)
+
+    # The garbled answer left the outcome unknown: the next attempt read the thread first.
+    posts = [r for r in fakes.hub.requests if r.method == "POST"]
+    reads = [r for r in fakes.hub.requests if r.method == "GET" and "/discussions/" in r.path]
+    assert len(posts) == 2 and len(reads) == 2
+    assert "without thread context" not in bot.output().split("outcome=replied")[-1]
+    assert "thread-unreadable" in bot.output()
