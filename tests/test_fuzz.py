@@ -83,7 +83,9 @@ def with_secret(headers: list[tuple[bytes, bytes]] | None = None) -> list[tuple[
     headers=st.lists(st.tuples(header_names, header_values), max_size=4),
     body=st.binary(max_size=2048),
 )
-def test_arbitrary_headers_and_bytes(fuzz_client: httpx.Client, headers: list[tuple[str, bytes]], body: bytes) -> None:  # fmt: skip
+def test_arbitrary_headers_and_bytes(
+    fuzz_client: httpx.Client, headers: list[tuple[str, bytes]], body: bytes
+) -> None:
     raw = [(name.encode(), value) for name, value in headers if name != "Content-Length"]
     send(fuzz_client, body, raw)
 
