@@ -6,6 +6,7 @@ may the transports the HTTP clients use (fakes of the Hub and the model).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -20,6 +21,7 @@ from bot.events import Identity
 from bot.prompts import Prompts
 from bot.services import Services, open_services
 from bot.status import metrics_page, status_page
+from bot.store import Store
 from bot.upstream import RetryPolicy
 from bot.webhooks import WebhookReceiver
 from bot.worker import Worker
@@ -62,9 +64,11 @@ def create_app(
                 on_queued=worker.notify,
             )
             worker.start()
+            flusher = asyncio.create_task(keep_flushing(services.store))
             try:
                 yield {"receiver": receiver, "services": services}
             finally:
+                flusher.cancel()
                 await worker.stop(settings.shutdown_grace)
 
     return Starlette(
@@ -77,6 +81,19 @@ def create_app(
         ],
         lifespan=lifespan,
     )
+
+
+async def keep_flushing(store: Store, every: float = 0.25, checkpoint_every: float = 2.0) -> None:
+    """Write buffered delivery rows a few times a second, and checkpoint the WAL in a thread
+    now and then (the store does both once more when it closes)."""
+    since_checkpoint = 0.0
+    while True:
+        await asyncio.sleep(every)
+        store.history.flush()
+        since_checkpoint += every
+        if since_checkpoint >= checkpoint_every:
+            since_checkpoint = 0.0
+            await asyncio.to_thread(store.checkpoint)
 
 
 async def receive_webhook(request: Request) -> Response:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import logging
 import sys
@@ -70,8 +71,11 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         " (domain: discussion, secret: WEBHOOK_SECRET)",
         flush=True,
     )
+    app = create_app(settings, bot, prompts)
+    # What exists now lives as long as the process: keep the garbage collector off it.
+    gc.freeze()
     uvicorn.run(
-        create_app(settings, bot, prompts),
+        app,
         host=settings.host,
         port=settings.port,
         log_config=None,

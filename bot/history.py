@@ -2,6 +2,9 @@
 
 Read by the status page and `python -m bot jobs`. Nothing here holds comment text, and a
 private repo's name is never written: it is stored as NULL and shown as "private repo".
+Delivery rows are a log, not the durable record of a mention (that is the job), so they are
+buffered and written together by `flush()`, which the app calls a few times a second: one
+transaction for many deliveries instead of one each.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ _JOB_COLUMNS = (
 class History:
     def __init__(self, db: sqlite3.Connection) -> None:
         self._db = db
+        self._pending: list[tuple[object, ...]] = []
 
     def record(
         self,
@@ -57,13 +61,26 @@ class History:
         reason: str | None,
         job_id: int | None,
     ) -> None:
-        self._db.execute(
-            "INSERT INTO delivery_log (received_at, delivery, event, repo, status, outcome,"
-            " reason, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (time.time(), delivery, event, repo, status, outcome, reason, job_id),
-        )
+        self._pending.append((time.time(), delivery, event, repo, status, outcome, reason, job_id))
+
+    def flush(self) -> None:
+        if not self._pending:
+            return
+        rows, self._pending = self._pending, []
+        self._db.execute("BEGIN")
+        try:
+            self._db.executemany(
+                "INSERT INTO delivery_log (received_at, delivery, event, repo, status, outcome,"
+                " reason, job_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
 
     def deliveries(self, limit: int = 20, job_id: int | None = None) -> list[DeliveryRecord]:
+        self.flush()
         rows = self._db.execute(
             "SELECT received_at, delivery, event, repo, status, outcome, reason, job_id"
             " FROM delivery_log WHERE ? IS NULL OR job_id = ? ORDER BY id DESC LIMIT ?",
@@ -94,6 +111,7 @@ class History:
         return counts
 
     def delivery_counts(self, since: float) -> dict[str, int]:
+        self.flush()
         rows = self._db.execute(
             "SELECT outcome, COUNT(*) FROM delivery_log WHERE received_at >= ? GROUP BY outcome",
             (since,),

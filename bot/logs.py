@@ -21,6 +21,8 @@ MASK = "***"
 
 def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
     """Log one event with its fields; the text form is `event key=value ...`."""
+    if not logger.isEnabledFor(level):
+        return
     text = " ".join([event, *(f"{key}={_text(value)}" for key, value in fields.items())])
     logger.log(level, "%s", text, extra={"event": event, "fields": fields})
 

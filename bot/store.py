@@ -15,6 +15,7 @@ more than it buys here.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
@@ -29,6 +30,7 @@ from bot.history import History
 
 JobStatus = Literal["queued", "running", "done", "failed", "dead"]
 EnqueueOutcome = Literal["queued", "duplicate", "full"]
+Enqueue = tuple[Mention, str | None, int | None]  # mention, Webhook-Id, queue cap
 
 # Numbered migrations: entry N brings the schema from user_version N to N+1. Only append;
 # statements are split on ';', so none may contain one.
@@ -132,9 +134,12 @@ class JobRecord:
 
 
 class Store:
+    DEPTH_MAX_AGE = 5.0  # seconds a counted queue depth is trusted when far from the cap
+
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._db = connection
         self.history = History(connection)
+        self._depth = (0, float("-inf"))  # (count, when it was counted)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -142,12 +147,23 @@ class Store:
         db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=5.0)
         db.execute("PRAGMA journal_mode = WAL")
         db.execute("PRAGMA synchronous = NORMAL")
+        # Checkpoints copy the WAL into the database: slow, so never on the request path.
+        # `checkpoint()` does it from a worker thread on its own connection.
+        db.execute("PRAGMA wal_autocheckpoint = 0")
         store = cls(db)
         store._migrate()
         return store
 
     def close(self) -> None:
+        self.history.flush()
+        self.checkpoint()
         self._db.close()
+
+    def checkpoint(self) -> None:
+        """Fold the WAL into the database file, on a connection of its own (thread-safe)."""
+        (path,) = [row[2] for row in self._db.execute("PRAGMA database_list") if row[1] == "main"]
+        with contextlib.closing(sqlite3.connect(path, timeout=5.0)) as own:
+            own.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
     def _migrate(self) -> None:
         with self._transaction():
@@ -173,33 +189,47 @@ class Store:
     ) -> tuple[EnqueueOutcome, int]:
         """Record a due reply. A comment seen before is a duplicate unless it failed; a new one
         is refused ("full", id 0) when `max_depth` jobs are already waiting or running."""
+        return self.enqueue_many([(mention, webhook_id, max_depth)])[0]
+
+    def enqueue_many(self, items: list[Enqueue]) -> list[tuple[EnqueueOutcome, int]]:
+        """`enqueue` for several mentions in one transaction: one commit, one WAL write."""
         now = time.time()
         with self._transaction():
-            known = self._db.execute(
-                "SELECT id, status FROM jobs WHERE comment_id = ?", (mention.comment_id,)
-            ).fetchone()
-            if known:
-                outcome, job_id = self._redeliver(known[0], known[1], now)
-            elif max_depth is not None and self.depth() >= max_depth:
-                return "full", 0
-            else:
-                outcome, job_id = "queued", self._insert(mention, now)
-            if webhook_id:
-                self._db.execute(
-                    "INSERT OR IGNORE INTO deliveries (webhook_id, job_id, received_at)"
-                    " VALUES (?, ?, ?)",
-                    (webhook_id, job_id, now),
-                )
-            return outcome, job_id
+            return [self._enqueue(*item, now=now) for item in items]
+
+    def _enqueue(
+        self, mention: Mention, webhook_id: str | None, max_depth: int | None, now: float
+    ) -> tuple[EnqueueOutcome, int]:
+        known = self._db.execute(
+            "SELECT id, status FROM jobs WHERE comment_id = ?", (mention.comment_id,)
+        ).fetchone()
+        if known:
+            outcome, job_id = self._redeliver(known[0], known[1], now)
+        elif max_depth is not None and self._recent_depth(now, max_depth) >= max_depth:
+            return "full", 0
+        else:
+            outcome, job_id = "queued", self._insert(mention, now)
+            count, counted_at = self._depth
+            self._depth = (count + 1, counted_at)
+        if webhook_id:
+            self._db.execute(
+                "INSERT OR IGNORE INTO deliveries (webhook_id, job_id, received_at)"
+                " VALUES (?, ?, ?)",
+                (webhook_id, job_id, now),
+            )
+        return outcome, job_id
 
     def redeliver(self, webhook_id: str) -> tuple[EnqueueOutcome, int] | None:
         """The outcome for a `Webhook-Id` seen before, or None for a new delivery."""
+        query = (
+            "SELECT jobs.id, jobs.status FROM deliveries JOIN jobs ON jobs.id = job_id"
+            " WHERE webhook_id = ?"
+        )
+        # Most deliveries are new: a plain read settles those without taking the write lock.
+        if self._db.execute(query, (webhook_id,)).fetchone() is None:
+            return None
         with self._transaction():
-            known = self._db.execute(
-                "SELECT jobs.id, jobs.status FROM deliveries JOIN jobs ON jobs.id = job_id"
-                " WHERE webhook_id = ?",
-                (webhook_id,),
-            ).fetchone()
+            known = self._db.execute(query, (webhook_id,)).fetchone()
             return self._redeliver(known[0], known[1], time.time()) if known else None
 
     def _insert(self, mention: Mention, now: float) -> int:
@@ -299,6 +329,16 @@ class Store:
     def count(self, status: JobStatus) -> int:
         (n,) = self._db.execute("SELECT COUNT(*) FROM jobs WHERE status = ?", (status,)).fetchone()
         return int(n)
+
+    def _recent_depth(self, now: float, max_depth: int) -> int:
+        """The queue depth for backpressure. Counting is O(queue), so the count is kept and this
+        process's inserts added to it; it is counted again when it nears the cap (where being
+        exact matters), or after DEPTH_MAX_AGE seconds (to see other processes' inserts)."""
+        count, counted_at = self._depth
+        if count >= max_depth * 0.9 or now - counted_at > self.DEPTH_MAX_AGE:
+            count, counted_at = self.depth(), now
+            self._depth = (count, counted_at)
+        return count
 
     def depth(self) -> int:
         """Jobs not yet finished: what backpressure is measured against."""

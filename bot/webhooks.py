@@ -27,6 +27,7 @@ from urllib.parse import parse_qsl
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
+from bot.batching import GroupCommit
 from bot.errors import UpstreamError
 from bot.events import Decider, Ignore, Mention, Payload, PayloadError, parse_payload
 from bot.guards import Guards
@@ -88,6 +89,7 @@ class WebhookReceiver:
         self._store = store
         self._metrics = metrics
         self._on_queued = on_queued
+        self._commits = GroupCommit(store)
         self._decider: Decider | None = None
 
     async def __call__(self, request: Request) -> JSONResponse:
@@ -171,7 +173,9 @@ class WebhookReceiver:
             decision = self._guards.refuse(decision) or replace(decision, delivery=delivery)
         if isinstance(decision, Ignore):
             return ignored(decision)
-        return self._acknowledge(*self._store.enqueue(decision, webhook_id, self._max_queue))
+        return self._acknowledge(
+            *await self._commits.enqueue((decision, webhook_id, self._max_queue))
+        )
 
     async def _current_decider(self) -> Decider:
         if self._decider is None:

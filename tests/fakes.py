@@ -292,6 +292,7 @@ class FakeModel(_Recorder):
         super().__init__()
         self.reply = reply
         self.echo = False
+        self.latency = 0.0  # seconds every answer takes, as a real model would
         self.gate = threading.Event()
         self.gate.set()
         self.app = Starlette(routes=[Route("/{path:path}", self._generate, methods=["POST"])])
@@ -308,6 +309,8 @@ class FakeModel(_Recorder):
         if not self.gate.is_set():
             # Bounded, so a test that forgets to release cannot hang the fake's shutdown.
             await asyncio.to_thread(self.gate.wait, 30)
+        if self.latency:
+            await asyncio.sleep(self.latency)
         scripted = self.next_scripted()
         if scripted:
             return scripted.response()
