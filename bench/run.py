@@ -29,6 +29,7 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -44,6 +45,7 @@ PAYLOADS = ROOT / "tests" / "fixtures" / "payloads"
 HF_VENV = HERE / ".venv-hf"
 FIXTURE_COMMENT = "6398872887bfcfb93a306f18"
 SERVER_CORE, LOAD_CORE = "0", "1"
+REPEATS = 3
 
 
 @dataclass
@@ -117,6 +119,7 @@ def run_wrk(url: str, body_file: Path, connections: int, seconds: float, unique:
         "BENCH_BODY": str(body_file),
         "BENCH_SECRET": SECRET,
         "BENCH_UNIQUE": "1" if unique else "0",
+        "BENCH_PATH": urlsplit(url).path,  # wrk.format needs it: it ignores the URL's path
     }
     command = [
         "taskset", "-c", LOAD_CORE, "wrk", "-t2", f"-c{connections}", f"-d{round(seconds)}s",
@@ -137,8 +140,14 @@ def _percentile(out: str, which: str) -> float:
 
 
 def measure(result: Result, url: str, body: Path, seconds: float, unique: bool) -> Result:
-    run_wrk(url, body, 16, 2, unique)  # warm-up
-    result.loads = [run_wrk(url, body, c, seconds, unique) for c in (16, 64)]
+    """Warm up, then the best of REPEATS runs at each concurrency: on a shared machine the
+    best run is the one least disturbed by neighbours."""
+    run_wrk(url, body, 16, 2, unique)
+    result.loads = [
+        max((run_wrk(url, body, c, seconds, unique) for _ in range(REPEATS)),
+            key=lambda load: load.requests_per_s)
+        for c in (16, 64)
+    ]  # fmt: skip
     return result
 
 

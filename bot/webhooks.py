@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import logging
-import uuid
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -39,6 +40,9 @@ from bot.store import EnqueueOutcome, Store
 log = logging.getLogger("bot.webhooks")
 
 SECRET_HEADER = b"x-webhook-secret"
+# Ids for deliveries without a Webhook-Id: unique per process start, cheap to make.
+_LOCAL_PREFIX = secrets.token_hex(3)
+_local_serial = itertools.count(1)
 MAX_WEBHOOK_ID = 200
 
 
@@ -96,7 +100,7 @@ class WebhookReceiver:
         # An overlong id is not one the Hub sent: it is not used to dedupe.
         given = request.headers.get("webhook-id", "")
         webhook_id = given if 0 < len(given) <= MAX_WEBHOOK_ID else None
-        delivery = webhook_id or f"local-{uuid.uuid4().hex[:12]}"
+        delivery = webhook_id or f"local-{_LOCAL_PREFIX}-{next(_local_serial)}"
         receipt = await self._receive(request, webhook_id, delivery)
         self._metrics.delivery(receipt.outcome, receipt.code)
         if receipt.outcome != "unauthorised":
