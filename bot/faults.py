@@ -1,15 +1,13 @@
 """Named steps where the test suite can make the bot die, to prove that nothing is lost.
 
-`BOT_FAULT=die:<step>` kills the process with SIGKILL when a job reaches that step. Outside the
-test suite it is empty and every checkpoint is a no-op.
+`BOT_FAULT=die:<step>` kills the process with SIGKILL when a job reaches that step: `claimed`,
+`generated` or `after-post`. Outside the test suite it is empty and every checkpoint is a no-op.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-
-STEPS = ("claimed", "generated", "after-post")
 
 
 def checkpoint(fault: str | None, step: str) -> None:

@@ -27,6 +27,16 @@ def load_payload(name: str) -> dict[str, Any]:
     return data
 
 
+def mention_in(num: int, comment: int | None = None) -> dict[str, Any]:
+    """The fixture mention, moved to discussion `num`, as comment `comment` (default `num`)."""
+    serial = comment if comment is not None else num
+    payload = load_payload("comment_create_mention")
+    payload["discussion"]["num"] = num
+    payload["comment"]["id"] = f"{serial:024x}"
+    payload["comment"]["content"] = f"@hub-bot question {serial}"
+    return payload
+
+
 class RecordedSleep:
     """Stands in for asyncio.sleep in the retry policy: notes each wait and returns at once."""
 

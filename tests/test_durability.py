@@ -12,19 +12,11 @@ import httpx
 from bot.config import Settings
 from bot.upstream import RetryPolicy
 from tests.botprocess import eventually
-from tests.conftest import WEBHOOK_SECRET, deliver, load_payload
+from tests.conftest import WEBHOOK_SECRET, deliver, load_payload, mention_in
 from tests.fakes import FakeHub, FakeModel, Scripted
 
 MENTION = load_payload("comment_create_mention")
 Start = Callable[..., httpx.Client]
-
-
-def mention_in(num: int, comment: int | None = None) -> dict[str, object]:
-    payload = load_payload("comment_create_mention")
-    payload["discussion"]["num"] = num
-    payload["comment"]["id"] = f"{comment if comment is not None else num:024x}"
-    payload["comment"]["content"] = f"@hub-bot question {comment or num}"
-    return payload
 
 
 def test_ten_concurrent_and_ten_sequential_replays_make_one_reply(

@@ -13,18 +13,11 @@ import httpx
 import pytest
 
 from tests.botprocess import BotProcess, Fakes, bot_environment, eventually, start_bot, wait_healthy
-from tests.conftest import load_payload
+from tests.conftest import mention_in
 from tests.fakes import Scripted
 from tests.faults import FaultyProxy
 
 SLOW_CLIENTS = 300
-
-
-def mention_in(num: int) -> dict[str, object]:
-    payload = load_payload("comment_create_mention")
-    payload["discussion"]["num"] = num
-    payload["comment"]["id"] = f"{num:024x}"
-    return payload
 
 
 @pytest.fixture

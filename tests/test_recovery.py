@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.botprocess import BotProcess, Fakes, bot_environment, eventually, start_bot, wait_healthy
-from tests.conftest import load_payload
+from tests.conftest import load_payload, mention_in
 
 MENTION = load_payload("comment_create_mention")
 COMMENT_ID = MENTION["comment"]["id"]
@@ -45,14 +45,6 @@ def restarts(tmp_path: Path, fakes: Fakes) -> Iterator[Restarts]:
         fakes.model.release()
         for bot in runs.started:
             bot.stop()
-
-
-def mention_in(num: int) -> dict[str, object]:
-    """The fixture mention, moved to discussion `num` with its own comment id."""
-    payload = load_payload("comment_create_mention")
-    payload["discussion"]["num"] = num
-    payload["comment"]["id"] = f"{num:024x}"
-    return payload
 
 
 def assert_died_by_sigkill(bot: BotProcess) -> None:
