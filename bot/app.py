@@ -7,6 +7,8 @@ may the transports the HTTP clients use (fakes of the Hub and the model).
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -25,6 +27,8 @@ from bot.store import Store
 from bot.upstream import RetryPolicy
 from bot.webhooks import WebhookReceiver
 from bot.worker import Worker
+
+log = logging.getLogger("bot.app")
 
 
 def create_app(
@@ -51,7 +55,6 @@ def create_app(
                 services.flow.run,
                 settings.concurrency,
                 lease_seconds=settings.lease_seconds,
-                retention_seconds=settings.retention_days * 86400,
             )
             receiver = WebhookReceiver(
                 settings.webhook_secret.reveal().encode(),
@@ -64,11 +67,13 @@ def create_app(
                 on_queued=worker.notify,
             )
             worker.start()
-            flusher = asyncio.create_task(keep_flushing(services.store))
+            upkeep = asyncio.create_task(
+                keep_up(services.store, retention=settings.retention_days * 86400)
+            )
             try:
                 yield {"receiver": receiver, "services": services}
             finally:
-                flusher.cancel()
+                upkeep.cancel()
                 await worker.stop(settings.shutdown_grace)
 
     return Starlette(
@@ -83,17 +88,27 @@ def create_app(
     )
 
 
-async def keep_flushing(store: Store, every: float = 0.25, checkpoint_every: float = 2.0) -> None:
-    """Write buffered delivery rows a few times a second, and checkpoint the WAL in a thread
-    now and then (the store does both once more when it closes)."""
-    since_checkpoint = 0.0
+FLUSH_EVERY, CHECKPOINT_EVERY, PRUNE_EVERY = 0.25, 2.0, 3600.0
+
+
+async def keep_up(store: Store, retention: float) -> None:
+    """The store's upkeep, in one loop: write buffered delivery rows a few times a second,
+    checkpoint the WAL in a thread every few seconds, and once an hour delete finished jobs
+    older than the retention period. (Closing the store flushes and checkpoints once more.)"""
+    loop = asyncio.get_running_loop()
+    next_checkpoint = loop.time() + CHECKPOINT_EVERY
+    next_prune = loop.time()
     while True:
-        await asyncio.sleep(every)
+        now = loop.time()
+        if now >= next_prune:
+            next_prune = now + PRUNE_EVERY
+            if pruned := store.prune(time.time() - retention):
+                log.info("pruned=%d finished jobs older than the retention period", pruned)
         store.history.flush()
-        since_checkpoint += every
-        if since_checkpoint >= checkpoint_every:
-            since_checkpoint = 0.0
+        if now >= next_checkpoint:
+            next_checkpoint = now + CHECKPOINT_EVERY
             await asyncio.to_thread(store.checkpoint)
+        await asyncio.sleep(FLUSH_EVERY)
 
 
 async def receive_webhook(request: Request) -> Response:

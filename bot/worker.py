@@ -3,8 +3,7 @@
 Each runner loops: claim the oldest claimable job, run it, repeat; when none is ready it sleeps
 until `notify()` (a new job in this process) or the poll interval (jobs from another process,
 retries whose time has come, leases that expired). A running job's lease is renewed while it
-runs, so only a job whose process died is ever claimed again. Once an hour, finished jobs older
-than the retention period are pruned.
+runs, so only a job whose process died is ever claimed again.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from bot.store import Job, Store
@@ -27,19 +25,16 @@ class Worker:
         run: Callable[[Job], Awaitable[None]],
         concurrency: int,
         lease_seconds: float = 30.0,
-        retention_seconds: float = 30 * 86400.0,
         poll_seconds: float = 1.0,
     ) -> None:
         self._store = store
         self._run = run
         self._concurrency = concurrency
         self._lease = lease_seconds
-        self._retention = retention_seconds
         self._poll = poll_seconds
         self._wake = asyncio.Event()
         self._stopping = False
         self._runners: list[asyncio.Task[None]] = []
-        self._housekeeper: asyncio.Task[None] | None = None
 
     def notify(self) -> None:
         self._wake.set()
@@ -49,14 +44,11 @@ class Worker:
             asyncio.create_task(self._runner(), name=f"runner-{n}")
             for n in range(self._concurrency)
         ]
-        self._housekeeper = asyncio.create_task(self._housekeeping(), name="housekeeping")
 
     async def stop(self, grace_seconds: float) -> None:
         """Stop claiming; let running jobs finish within the grace period, then cancel them."""
         self._stopping = True
         self._wake.set()
-        if self._housekeeper:
-            self._housekeeper.cancel()
         if not self._runners:
             return
         _, pending = await asyncio.wait(self._runners, timeout=grace_seconds)
@@ -87,13 +79,6 @@ class Worker:
             self._store.finish(job.id, "dead", f"internal error: {type(exc).__name__}")
         finally:
             renewer.cancel()
-
-    async def _housekeeping(self) -> None:
-        while True:
-            pruned = self._store.prune(time.time() - self._retention)
-            if pruned:
-                log.info("pruned=%d finished jobs older than the retention period", pruned)
-            await asyncio.sleep(3600)
 
     async def _renew(self, job_id: int) -> None:
         while True:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
+
+from bot.app import keep_up
 from bot.events import DiscussionRef, Mention
 from bot.store import MIGRATIONS, Store
 
@@ -154,3 +158,27 @@ def test_queue_cap_refuses_only_new_comments(tmp_path: Path) -> None:
 
     assert store.enqueue(mention("c2"), max_depth=1) == ("full", 0)
     assert store.enqueue(mention("c1"), max_depth=1)[0] == "duplicate"
+
+
+@pytest.mark.anyio
+async def test_upkeep_prunes_old_jobs_and_writes_buffered_history(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "db.sqlite3")
+    store.enqueue(mention("old"))
+    job = store.claim(60)
+    assert job is not None
+    store.finish(job.id, "done", "replied")
+    store.history.record("w1", "discussion/create", None, 200, "ignored", "no mention", None)
+    other = sqlite3.connect(tmp_path / "db.sqlite3")  # sees only what was committed
+
+    upkeep = asyncio.create_task(keep_up(store, retention=-1))  # everything finished is old
+    try:
+        for _ in range(200):
+            logged = other.execute("SELECT COUNT(*) FROM delivery_log").fetchone()[0]
+            if store.get("old") is None and logged == 1:
+                break
+            await asyncio.sleep(0.01)
+    finally:
+        upkeep.cancel()
+
+    assert store.get("old") is None
+    assert other.execute("SELECT outcome FROM delivery_log").fetchall() == [("ignored",)]
