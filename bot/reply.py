@@ -128,9 +128,9 @@ class ReplyFlow:
         self._store.finish(job.id, "done", reason, reply_id=reply_id)
         self._outcome(logging.INFO, job, "replied", reason, reply=reply_id)
 
-    def _dead(self, job: Job, reason: str) -> None:
+    def _dead(self, job: Job, reason: str, level: int = logging.WARNING, **more: object) -> None:
         self._store.finish(job.id, "dead", reason)
-        self._outcome(logging.WARNING, job, "dead", reason)
+        self._outcome(level, job, "dead", reason, **more)
 
     async def _failed(self, job: Job, exc: UpstreamError) -> None:
         attempts = self._options.attempts
@@ -139,8 +139,7 @@ class ReplyFlow:
             self._store.retry_later(job.id, exc.summary(), delay)
             self._outcome(logging.WARNING, job, "failed", exc.summary(), retry_in_s=round(delay))
             return
-        self._store.finish(job.id, "dead", exc.summary())
-        self._outcome(logging.ERROR, job, "dead", exc.summary(), service=exc.service)
+        self._dead(job, exc.summary(), logging.ERROR, service=exc.service)
         if exc.service != "Hub":  # when the Hub is what failed, a notice would fail too
             await self._post_notice(job, await self._whoami.get())
 
