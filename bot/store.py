@@ -27,61 +27,11 @@ from typing import Literal
 
 from bot.events import DiscussionRef, Mention
 from bot.history import History
+from bot.schema import migrate
 
 JobStatus = Literal["queued", "running", "done", "failed", "dead"]
 EnqueueOutcome = Literal["queued", "duplicate", "full"]
 Enqueue = tuple[Mention, str | None, int | None]  # mention, Webhook-Id, queue cap
-
-# Numbered migrations: entry N brings the schema from user_version N to N+1. Only append;
-# statements are split on ';', so none may contain one.
-MIGRATIONS = (
-    """
-    CREATE TABLE jobs (
-        id INTEGER PRIMARY KEY,
-        comment_id TEXT NOT NULL UNIQUE,
-        discussion_key TEXT NOT NULL,
-        mention TEXT NOT NULL,
-        status TEXT NOT NULL
-            CHECK (status IN ('queued', 'running', 'done', 'failed', 'dead')),
-        attempts INTEGER NOT NULL DEFAULT 0,
-        not_before REAL NOT NULL,
-        lease_until REAL,
-        created_at REAL NOT NULL,
-        updated_at REAL NOT NULL,
-        reply_id TEXT,
-        reason TEXT
-    );
-    CREATE INDEX jobs_by_status ON jobs (status, not_before);
-    CREATE INDEX jobs_by_discussion ON jobs (discussion_key, id);
-    """,
-    """
-    ALTER TABLE jobs ADD COLUMN author_id TEXT;
-    ALTER TABLE jobs ADD COLUMN replied_at REAL;
-    ALTER TABLE jobs ADD COLUMN posting_at REAL;
-    ALTER TABLE jobs ADD COLUMN round INTEGER NOT NULL DEFAULT 0;
-    CREATE INDEX jobs_by_reply_time ON jobs (replied_at);
-    CREATE TABLE deliveries (
-        webhook_id TEXT PRIMARY KEY,
-        job_id INTEGER NOT NULL,
-        received_at REAL NOT NULL
-    );
-    CREATE INDEX deliveries_by_job ON deliveries (job_id);
-    """,
-    """
-    CREATE TABLE delivery_log (
-        id INTEGER PRIMARY KEY,
-        received_at REAL NOT NULL,
-        delivery TEXT NOT NULL,
-        event TEXT,
-        repo TEXT,
-        status INTEGER NOT NULL,
-        outcome TEXT NOT NULL,
-        reason TEXT,
-        job_id INTEGER
-    );
-    CREATE INDEX delivery_log_by_time ON delivery_log (received_at);
-    """,
-)
 
 _CLAIM = """
 UPDATE jobs
@@ -150,9 +100,8 @@ class Store:
         # Checkpoints copy the WAL into the database: slow, so never on the request path.
         # `checkpoint()` does it from a worker thread on its own connection.
         db.execute("PRAGMA wal_autocheckpoint = 0")
-        store = cls(db)
-        store._migrate()
-        return store
+        migrate(db)
+        return cls(db)
 
     def close(self) -> None:
         self.history.flush()
@@ -164,14 +113,6 @@ class Store:
         (path,) = [row[2] for row in self._db.execute("PRAGMA database_list") if row[1] == "main"]
         with contextlib.closing(sqlite3.connect(path, timeout=5.0)) as own:
             own.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-    def _migrate(self) -> None:
-        with self._transaction():
-            (version,) = self._db.execute("PRAGMA user_version").fetchone()
-            for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in filter(str.strip, script.split(";")):
-                    self._db.execute(statement)
-                self._db.execute(f"PRAGMA user_version = {number}")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -355,13 +296,14 @@ class Store:
 
     def requeue(self, comment_id: str) -> bool:
         """Queue a job that failed or was given up on again, as a replay would."""
-        now = time.time()
-        cursor = self._db.execute(
-            "UPDATE jobs SET status = 'queued', attempts = 0, not_before = ?, reason = NULL,"
-            " updated_at = ? WHERE comment_id = ? AND status IN ('failed', 'dead')",
-            (now, now, comment_id),
-        )
-        return cursor.rowcount == 1
+        with self._transaction():
+            known = self._db.execute(
+                "SELECT id, status FROM jobs WHERE comment_id = ?", (comment_id,)
+            ).fetchone()
+            return (
+                known is not None
+                and self._redeliver(known[0], known[1], time.time())[0] == "queued"
+            )
 
     def replies_since(
         self, since: float, *, discussion_key: str | None = None, author_id: str | None = None

@@ -12,7 +12,8 @@ import pytest
 
 from bot.app import keep_up
 from bot.events import DiscussionRef, Mention
-from bot.store import MIGRATIONS, Store
+from bot.schema import MIGRATIONS
+from bot.store import Store
 
 WHERE = DiscussionRef("model", "org/name", 1)
 ELSEWHERE = DiscussionRef("dataset", "org/data", 2)
