@@ -12,6 +12,7 @@ import asyncio
 import json
 import os
 import time
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -61,22 +62,16 @@ def _line(job: JobSummary) -> str:
 
 
 def list_jobs(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings)
-    try:
+    with closing(open_store(settings)) as store:
         found = store.history.jobs(limit=args.limit, status=args.status)
-    finally:
-        store.close()
     print("\n".join(_line(job) for job in found) if found else "no jobs yet")
     return 0
 
 
 def show_job(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings)
-    try:
+    with closing(open_store(settings)) as store:
         job = store.history.job(args.key)
         deliveries = store.history.deliveries(limit=50, job_id=job.id) if job else []
-    finally:
-        store.close()
     if job is None:
         raise BotError(f"no job {args.key!r}: give a job number or a comment id (see: jobs list)")
     print(_line(job))
@@ -87,8 +82,7 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def retry_job(settings: Settings, args: argparse.Namespace) -> int:
-    store = open_store(settings)
-    try:
+    with closing(open_store(settings)) as store:
         job = store.history.job(args.comment_id)
         if job is None:
             raise BotError(f"no job for comment {args.comment_id} (see: jobs list)")
@@ -98,8 +92,6 @@ def retry_job(settings: Settings, args: argparse.Namespace) -> int:
         else:
             done = store.requeue(args.comment_id)
             what = "another attempt"
-    finally:
-        store.close()
     if not done:
         hint = "it is running now" if job.status == "running" else f"it is {job.status}"
         if not args.force and job.status in ("done", "queued"):
