@@ -81,24 +81,22 @@ class HubClient:
 
     async def discussion(self, ref: DiscussionRef) -> object:
         """The discussion with its events (comments, status changes, ...), as JSON."""
-
-        async def attempt() -> object:
-            return self._checked(await self._send("GET", discussion_path(ref)), "read discussion")
-
-        return await self._retry.call(attempt)
+        return await self._read(discussion_path(ref), "read discussion")
 
     async def webhooks(self) -> list[dict[str, Any]]:
-        async def attempt() -> object:
-            return self._checked(await self._send("GET", WEBHOOKS), "list webhooks")
-
-        found = await self._retry.call(attempt)
+        found = await self._read(WEBHOOKS, "list webhooks")
         return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []
 
     async def webhook(self, webhook_id: str) -> dict[str, Any]:
-        async def attempt() -> object:
-            return self._checked(await self._send("GET", _hook(webhook_id)), "read webhook")
+        return _webhook_of(await self._read(_hook(webhook_id), "read webhook"))
 
-        return _webhook_of(await self._retry.call(attempt))
+    async def _read(self, path: str, what: str) -> object:
+        """GET a path's JSON. Reads change nothing, so transient failures are retried."""
+
+        async def attempt() -> object:
+            return self._checked(await self._send("GET", path), what)
+
+        return await self._retry.call(attempt)
 
     async def change_webhook(
         self, webhook_id: str | None, body: dict[str, Any] | None = None, action: str = ""
