@@ -57,7 +57,7 @@ def create_app(
                 lease_seconds=settings.lease_seconds,
             )
             receiver = WebhookReceiver(
-                settings.webhook_secret.reveal().encode(),
+                settings.shared_secret.get_secret_value().encode(),
                 settings.max_body_bytes,
                 settings.max_queue,
                 services.whoami,

@@ -104,7 +104,7 @@ def send(settings: Settings, args: argparse.Namespace) -> int:
     url = args.url or f"http://127.0.0.1:{settings.port}/webhook"
     headers = {
         "Content-Type": "application/json",
-        "X-Webhook-Secret": settings.webhook_secret.reveal(),
+        "X-Webhook-Secret": settings.shared_secret.get_secret_value(),
     }
     if args.webhook_id:
         headers["Webhook-Id"] = args.webhook_id
@@ -166,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level, settings.secrets, settings.log_format)
         return run(settings, args)
     except BotError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        # One line per problem: a ConfigError lists every bad setting at once.
+        print("\n".join(f"error: {line}" for line in str(exc).splitlines()), file=sys.stderr)
         return 1
     except Exception as exc:  # a bug: still one line for the operator, the trace in DEBUG logs
         log.debug("unexpected failure", exc_info=True)

@@ -44,7 +44,7 @@ def scrub(text: str, secrets: list[str]) -> str:
 class ScrubbingFormatter(logging.Formatter):
     def __init__(self, secrets: list[Secret]) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
-        self._secrets = [s.reveal() for s in secrets if s.reveal()]
+        self._secrets = [s.get_secret_value() for s in secrets if s.get_secret_value()]
 
     def format(self, record: logging.LogRecord) -> str:
         return scrub(super().format(record), self._secrets)

@@ -39,7 +39,7 @@ def open_store(settings: Settings) -> Store:
 
 
 def _headers(token: Secret) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token.reveal()}", "User-Agent": USER_AGENT}
+    return {"Authorization": f"Bearer {token.get_secret_value()}", "User-Agent": USER_AGENT}
 
 
 def hub_http_client(
@@ -48,7 +48,7 @@ def hub_http_client(
     """A client bound to HF_ENDPOINT: requests carry relative paths, so the token stays there."""
     return httpx.AsyncClient(
         base_url=settings.hf_endpoint,
-        headers=_headers(settings.hf_token),
+        headers=_headers(settings.hub_token),
         timeout=settings.hub_timeout,
         transport=transport,
     )
@@ -82,7 +82,7 @@ def composer(settings: Settings, prompts: Prompts, model: Model) -> Composer:
         thread_budget=settings.thread_budget_chars,
         max_reply_chars=settings.max_reply_chars,
         allow_mentions=settings.allow_mentions,
-        secrets=tuple(secret.reveal() for secret in settings.secrets),
+        secrets=tuple(secret.get_secret_value() for secret in settings.secrets),
     )
     return Composer(prompts, model, style)
 

@@ -33,7 +33,7 @@ def _authorised(request: Request, token: Secret | None) -> bool:
     header = request.headers.get("authorization", "")
     given = header.removeprefix("Bearer ") if header.startswith("Bearer ") else None
     given = given or request.query_params.get("token", "")
-    expected = hashlib.sha256(token.reveal().encode()).digest()
+    expected = hashlib.sha256(token.get_secret_value().encode()).digest()
     return hmac.compare_digest(hashlib.sha256(given.encode()).digest(), expected)
 
 

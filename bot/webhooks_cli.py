@@ -103,7 +103,7 @@ async def _create(hub: HubClient, settings: Settings, args: argparse.Namespace) 
         "watched": args.watch,
         "domains": args.domain or ["discussion"],
         "url": args.url or settings.webhook_url,
-        "secret": settings.webhook_secret.reveal(),
+        "secret": settings.shared_secret.get_secret_value(),
     }
     return "created " + describe(await hub.change_webhook(None, body))
 
@@ -114,7 +114,7 @@ async def _update(hub: HubClient, settings: Settings, args: argparse.Namespace) 
         "watched": args.watch or current.get("watched", []),
         "domains": args.domain or current.get("domains", ["discussion"]),
         "url": args.url or current.get("url") or settings.webhook_url,
-        "secret": settings.webhook_secret.reveal(),
+        "secret": settings.shared_secret.get_secret_value(),
     }
     return "updated " + describe(await hub.change_webhook(args.id, body))
 

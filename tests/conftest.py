@@ -3,7 +3,6 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +103,7 @@ def make_client(
         def start(
             bot: Identity | None = BOT, retry: RetryPolicy = retry, **changes: Any
         ) -> httpx.Client:
-            tuned = replace(settings, **changes)
+            tuned = settings.model_copy(update=changes)
             app = create_app(
                 tuned,
                 bot,

@@ -87,7 +87,7 @@ def test_a_missing_setting_is_one_line(tmp_path: Path) -> None:
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "error: HF_TOKEN is not set: create a write token for the bot account at"
-        " <HF_ENDPOINT>/settings/tokens"
+        " https://huggingface.co/settings/tokens"
     ]
 
 

@@ -64,7 +64,7 @@ def test_env_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
 
     settings = load_settings({"PORT": "9001"}, env_file=str(env_file))
 
-    assert settings.hf_token.reveal() == "hf_from_file"
+    assert settings.hf_token.get_secret_value() == "hf_from_file"
     assert settings.port == 9001
 
 
@@ -79,7 +79,7 @@ def test_secrets_never_print() -> None:
 
     assert "hf_abc" not in repr(settings)
     assert "s3cret" not in str(settings)
-    assert str(Secret("x")) == "Secret('**********')"
+    assert str(Secret("x")) == "**********"
 
 
 def test_switching_to_a_chat_model_takes_two_settings() -> None:
@@ -104,8 +104,8 @@ def test_chat_without_a_model_names_the_missing_setting() -> None:
 def test_a_separate_inference_token_keeps_the_hub_token_away_from_other_endpoints() -> None:
     settings = load_settings({**REQUIRED, "INFERENCE_TOKEN": "sk-local"}, env_file=None)
 
-    assert settings.model_token.reveal() == "sk-local"
-    assert settings.hf_token.reveal() == "hf_abc"
+    assert settings.model_token.get_secret_value() == "sk-local"
+    assert settings.hf_token.get_secret_value() == "hf_abc"
 
 
 def test_prompt_sets_are_glob_folder_pairs() -> None:
@@ -114,3 +114,30 @@ def test_prompt_sets_are_glob_folder_pairs() -> None:
     )
 
     assert settings.prompt_sets == (("acme/*", "formal"), ("bigscience/*", "bloom"))
+
+
+def test_every_problem_is_reported_at_once_one_line_each() -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(
+            {"PORT": "http", "TEMPERATURE": "hot", "STATUS_TOKEN": "two words"}, env_file=None
+        )
+
+    lines = str(caught.value).splitlines()
+    assert [line.split(" ", 1)[0] for line in lines] == [
+        "HF_TOKEN", "WEBHOOK_SECRET", "PORT", "STATUS_TOKEN", "TEMPERATURE"
+    ]  # in the code's order  # fmt: skip
+    assert "two words" not in str(caught.value)
+    assert "https://huggingface.co/settings/tokens" in lines[0]
+
+
+def test_the_token_fix_names_the_configured_hub() -> None:
+    with pytest.raises(ConfigError, match=r"https://hub\.example/settings/tokens"):
+        load_settings({"HF_ENDPOINT": "https://hub.example/", "WEBHOOK_SECRET": "s"}, env_file=None)
+
+
+def test_choices_are_accepted_in_any_case() -> None:
+    settings = load_settings(
+        {**REQUIRED, "LOG_LEVEL": "debug", "LOG_FORMAT": "JSON"}, env_file=None
+    )
+
+    assert (settings.log_level, settings.log_format) == ("DEBUG", "json")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from dataclasses import fields
 
 from bot.config import Settings
 from tests.botprocess import ROOT
 
-IN_CODE = [spec.name.upper() for spec in fields(Settings)]
+IN_CODE = [name.upper() for name in Settings.model_fields]
 
 
 def test_env_example_lists_every_setting_in_order() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -73,7 +73,7 @@ async def harness(
         store = Store.open(settings.database_path)
         stack.callback(store.close)
         prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
-        tuned = replace(settings, max_new_tokens=64)
+        tuned = settings.model_copy(update={"max_new_tokens": 64})
         writer = composer(tuned, prompts, model_client(tuned, model_http, retry))
         client = HubClient(hub_http, retry)
         parts = (writer, client, store, Whoami(client, None, BOT), Guards(tuned), Metrics())
