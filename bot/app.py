@@ -21,6 +21,7 @@ from starlette.routing import Route
 from bot.config import Settings
 from bot.events import Identity
 from bot.prompts import Prompts
+from bot.routing import Route as ModelRoute
 from bot.services import Services, open_services
 from bot.status import metrics_page, status_page
 from bot.store import Store
@@ -39,6 +40,7 @@ def create_app(
     hub_transport: httpx.AsyncBaseTransport | None = None,
     model_transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    route: ModelRoute | None = None,
 ) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
@@ -49,6 +51,7 @@ def create_app(
             hub_transport=hub_transport,
             model_transport=model_transport,
             retry=retry,
+            route=route,
         ) as services:
             worker = Worker(
                 services.store,

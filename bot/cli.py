@@ -21,19 +21,16 @@ import uvicorn
 
 from bot.app import create_app
 from bot.config import Settings, load_settings
-from bot.errors import BotError, TransientError
-from bot.events import Identity
-from bot.hub import HubClient, Whoami
+from bot.errors import BotError
 from bot.jobs_cli import add_job_commands
 from bot.logs import configure_logging
 from bot.preview import mention_from_payload, mention_from_text, preview
 from bot.prompts import Prompts
 from bot.server import header_deadline_protocol
-from bot.services import hub_http_client, open_store
-from bot.upstream import RetryPolicy
+from bot.services import open_store
+from bot.startup import banner, discover
 from bot.webhooks_cli import add_webhook_commands
 
-STARTUP_RETRY_BUDGET = 10.0
 log = logging.getLogger("bot")
 Command = Callable[[Settings, argparse.Namespace], int]
 
@@ -45,33 +42,12 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see: {self.prog} --help)\n")
 
 
-async def identify(settings: Settings) -> Identity | None:
-    """Whoami with the token, or None when the Hub cannot be reached right now."""
-    async with hub_http_client(settings) as http:
-        policy = RetryPolicy(budget=min(settings.retry_budget, STARTUP_RETRY_BUDGET))
-        try:
-            return await Whoami(HubClient(http, policy), settings.bot_username, None).get()
-        except TransientError as exc:
-            log.warning(
-                "cannot identify the bot yet (%s); will ask again before each delivery", exc
-            )
-            return None
-
-
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
     open_store(settings).close()
-    bot = asyncio.run(identify(settings))
-    account = f"{bot.name} (id {bot.id})" if bot else "unknown until the Hub answers whoami"
-    handle = bot.handle if bot else settings.bot_username or "<account name>"
-    print(
-        f"Bot account: {account}\n"
-        f"Listening for: @{handle} in discussions and pull requests\n"
-        f"Webhook URL to configure on the Hub: {settings.webhook_url}"
-        " (domain: discussion, secret: WEBHOOK_SECRET)",
-        flush=True,
-    )
-    app = create_app(settings, bot, prompts)
+    found = asyncio.run(discover(settings))
+    print(banner(settings, found), flush=True)
+    app = create_app(settings, found.bot, prompts, route=found.route)
     # What exists now lives as long as the process: keep the garbage collector off it.
     gc.freeze()
     uvicorn.run(

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.clean import CleanRules, clean
+from bot.errors import ModelNotServed
 from bot.events import Identity, Mention
-from bot.inference import Model, ModelRequest
+from bot.inference import Model, ModelRequest, Models
 from bot.prompts import PromptContext, Prompts, PromptSet
 from bot.thread import ThreadComment, earlier_comments, trigger_author
 
@@ -35,14 +36,15 @@ class Draft:
 
 
 class Composer:
-    def __init__(self, prompts: Prompts, model: Model, style: Style) -> None:
+    def __init__(self, prompts: Prompts, models: Models, style: Style) -> None:
         self._prompts = prompts
-        self._model = model
+        self._models = models
         self._style = style
 
-    def prepare(
+    async def prepare(
         self, mention: Mention, bot: Identity, comments: list[ThreadComment]
-    ) -> tuple[PromptSet, PromptContext, ModelRequest]:
+    ) -> tuple[PromptSet, PromptContext, ModelRequest, Model]:
+        model = await self._models.current()
         received = datetime.fromtimestamp(mention.received_at or time.time(), UTC)
         earlier = earlier_comments(
             comments, mention.comment_id, received, self._style.thread_budget
@@ -52,21 +54,25 @@ class Composer:
             bot.handle,
             author=trigger_author(comments, mention.comment_id) or "User",
             thread=tuple(earlier),
-            model=self._model.label,
+            model=model.label,
         )
         prompts = self._prompts.for_repo(mention.where.repo_name)
-        return prompts, context, self._model.build(prompts, context)
+        return prompts, context, model.build(prompts, context), model
 
     async def write(self, mention: Mention, bot: Identity, comments: list[ThreadComment]) -> Draft:
-        prompts, context, request = self.prepare(mention, bot, comments)
-        generated = await self._model.generate(request)
+        prompts, context, request, model = await self.prepare(mention, bot, comments)
+        try:
+            generated = await model.generate(request)
+        except ModelNotServed:
+            self._models.forget()  # providers come and go: ask the Hub again next time
+            raise
         answer = clean(generated, self._rules(bot, context))
         return Draft(request, generated, prompts.reply(context, answer) if answer else None)
 
     def notice(self, mention: Mention, bot: Identity) -> str:
         prompts = self._prompts.for_repo(mention.where.repo_name)
         return prompts.failure(
-            PromptContext.for_mention(mention, bot.handle, model=self._model.label)
+            PromptContext.for_mention(mention, bot.handle, model=self._models.label)
         )
 
     def _rules(self, bot: Identity, context: PromptContext) -> CleanRules:

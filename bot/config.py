@@ -95,11 +95,13 @@ class Settings(BaseSettings):
     webhook_secret: Token | None = setting(None, _PRINTABLE_ASCII)
     bot_username: str | None = setting(None, "a Hub user name")
     hf_endpoint: Url = setting("https://huggingface.co", _URL)
-    inference_api: Annotated[Literal["text-generation", "chat"], _folded("lower")] = setting(
-        "text-generation", "text-generation or chat"
-    )
+    inference_model: str | None = setting(None, "a model id on the Hub, such as bigscience/bloom")
+    inference_api: Annotated[
+        Literal["auto", "text-generation", "completions", "chat"], _folded("lower")
+    ] = setting("auto", "auto, text-generation, completions or chat")
     inference_url: Url | None = setting(None, _URL)
-    inference_model: str | None = setting(None, "a model id")
+    inference_provider: str | None = setting(None, "an Inference Provider's name, such as together")
+    inference_router_url: Url = setting("https://router.huggingface.co", _URL)
     inference_token: Token | None = setting(None, _PRINTABLE_ASCII)
     data_dir: Path = setting(Path("data"), "a directory path")
     host: str = setting("0.0.0.0", "an address to listen on")  # noqa: S104 - Spaces need it
@@ -174,10 +176,8 @@ class Settings(BaseSettings):
         return self.webhook_secret or SecretStr("")
 
     @property
-    def model_url(self) -> str:
-        if self.inference_url:
-            return self.inference_url
-        return CHAT_URL if self.inference_api == "chat" else BLOOM_URL
+    def model_id(self) -> str:
+        return self.inference_model or DEFAULT_MODEL
 
     @property
     def model_token(self) -> SecretStr:
@@ -204,8 +204,7 @@ class Settings(BaseSettings):
         return self.data_dir / "bot.sqlite3"
 
 
-BLOOM_URL = "https://router.huggingface.co/hf-inference/models/bigscience/bloom"
-CHAT_URL = "https://router.huggingface.co/v1/chat/completions"
+DEFAULT_MODEL = "bigscience/bloom"  # the product's owner asked for BLOOM
 SETTING_NAMES = tuple(name.upper() for name in Settings.model_fields)
 _REQUIRED_FIX = {
     "hf_token": "create a write token for the bot account at {hf_endpoint}/settings/tokens",
@@ -242,11 +241,6 @@ def load_settings(
         if not values.get(name):
             fix = _REQUIRED_FIX[name].format(hf_endpoint=endpoint)
             problems[name] = f"{name.upper()} is not set: {fix}"
-    if str(values.get("inference_api", "")).lower() == "chat" and not values.get("inference_model"):
-        problems["inference_model"] = (
-            "INFERENCE_MODEL is not set: INFERENCE_API=chat needs the model to ask for,"
-            " such as meta-llama/Llama-3.1-8B-Instruct"
-        )
     if problems:
         order = list(Settings.model_fields)
         lines = [problems[name] for name in sorted(problems, key=order.index)]

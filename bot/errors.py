@@ -3,8 +3,10 @@
     BotError
     ├── ConfigError          (bot.config) a setting is missing or malformed
     ├── PromptError          a template in PROMPTS_DIR cannot be used
+    ├── NotServed            (bot.routing) no provider serves the model: say so at startup
     └── UpstreamError        the Hub or the model answered badly or not at all
-        └── TransientError   worth retrying: timeout, connection error, 429, 424, 5xx
+        ├── TransientError   worth retrying: timeout, connection error, 429, 424, 5xx
+        └── ModelNotServed   the model's endpoint says it does not serve the model
 
 Messages say what happened and what to do; none ever contains a token or a secret.
 """
@@ -53,3 +55,8 @@ class TransientError(UpstreamError):
     ) -> None:
         self.retry_after = retry_after
         super().__init__(service, status, detail, hint)
+
+
+class ModelNotServed(UpstreamError):
+    """The endpoint answered that it does not serve the model (404, 410, "not supported"):
+    not worth retrying there, but worth asking the Hub again which provider does."""

@@ -83,6 +83,17 @@ class HubClient:
         """The discussion with its events (comments, status changes, ...), as JSON."""
         return await self._read(discussion_path(ref), "read discussion")
 
+    async def model_info(self, model: str, expand: tuple[str, ...]) -> object:
+        """A model's facts, only the `expand`ed fields (and its id)."""
+        fields = "&".join(f"expand[]={quote(field)}" for field in expand)
+        return await self._read(f"/api/models/{quote(model, safe='/')}?{fields}", "read model")
+
+    async def model_ids(self, query: str) -> list[str]:
+        """The ids of a model listing (`/api/models?...`), in the Hub's order."""
+        found = await self._read(query, "list models")
+        listed = found if isinstance(found, list) else []
+        return [m["id"] for m in listed if isinstance(m, dict) and isinstance(m.get("id"), str)]
+
     async def webhooks(self) -> list[dict[str, Any]]:
         found = await self._read(WEBHOOKS, "list webhooks")
         return [w for w in found if isinstance(w, dict)] if isinstance(found, list) else []

@@ -21,8 +21,9 @@ from bot.events import (
     mention_of,
     parse_payload,
 )
+from bot.hub import HubClient
 from bot.prompts import Prompts
-from bot.services import composer, model_client, model_http_client
+from bot.services import composer, find_route, hub_http_client, model_http_client, models
 from bot.upstream import RetryPolicy
 
 
@@ -57,11 +58,13 @@ async def preview(settings: Settings, mention: Mention, generate: bool) -> str:
     handle = settings.bot_username or "bot"
     bot = Identity("preview", handle, handle)
     prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
-    async with model_http_client(settings) as http:
-        model = model_client(settings, http, RetryPolicy(budget=settings.retry_budget))
-        writer = composer(settings, prompts, model)
-        _, _, request = writer.prepare(mention, bot, [])
-        shown = [f"=== prompt ({settings.inference_api}, {model.label}) ===", request.shown]
+    retry = RetryPolicy(budget=settings.retry_budget)
+    async with hub_http_client(settings) as hub_http, model_http_client(settings) as http:
+        hub = HubClient(hub_http, retry)
+        route = await find_route(settings, hub)
+        writer = composer(settings, prompts, models(settings, hub, http, retry, route))
+        _, _, request, model = await writer.prepare(mention, bot, [])
+        shown = [f"=== prompt ({route.api}, {model.label}) ===", request.shown]
         if generate:
             draft = await writer.write(mention, bot, [])
             shown += [

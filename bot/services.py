@@ -15,17 +15,20 @@ import httpx
 
 from bot.compose import Composer, Style
 from bot.config import ConfigError, Secret, Settings
+from bot.errors import ModelNotServed
 from bot.events import Identity
 from bot.guards import Guards
 from bot.hub import HubClient, Whoami
-from bot.inference import ChatModel, GenerationParameters, Model, TextGenerationModel
+from bot.inference import GenerationParameters, Model, Models, model_for
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.reply import Attempts, ReplyFlow, ReplyOptions
+from bot.routing import NotServed, Route, custom_route, resolve
 from bot.store import Store
 from bot.upstream import Observer, RetryPolicy, ignore_call
 
 USER_AGENT = "hub-discussion-bot/0.1"
+PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves
 
 
 def open_store(settings: Settings) -> Store:
@@ -55,36 +58,64 @@ def hub_http_client(
 
 
 def model_http_client(
-    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    transport: httpx.AsyncBaseTransport | None = None,
+    timeout: float | None = None,
 ) -> httpx.AsyncClient:
     """A client that carries INFERENCE_TOKEN (HF_TOKEN unless set), never the Hub's base URL."""
     return httpx.AsyncClient(
         headers=_headers(settings.model_token),
-        timeout=settings.inference_timeout,
+        timeout=min(timeout or settings.inference_timeout, settings.inference_timeout),
         transport=transport,
     )
 
 
-def model_client(
+def parameters(settings: Settings) -> GenerationParameters:
+    return GenerationParameters(settings.max_new_tokens, settings.temperature, settings.top_p)
+
+
+async def find_route(
+    settings: Settings, hub: HubClient, transport: httpx.AsyncBaseTransport | None = None
+) -> Route:
+    """INFERENCE_URL as configured (probed on a short-lived client of its own, with a short
+    timeout), or what the Hub says serves INFERENCE_MODEL."""
+    if settings.inference_url:
+        async with model_http_client(settings, transport, timeout=PROBE_TIMEOUT) as http:
+            return await custom_route(settings, http)
+    return await resolve(settings, hub)
+
+
+def models(
     settings: Settings,
-    http: httpx.AsyncClient,
+    hub: HubClient,
+    model_http: httpx.AsyncClient,
     retry: RetryPolicy,
+    route: Route | None,
     observe: Observer = ignore_call,
-) -> Model:
-    """The backend INFERENCE_API names, talking to INFERENCE_URL."""
-    kind = ChatModel if settings.inference_api == "chat" else TextGenerationModel
-    parameters = GenerationParameters(settings.max_new_tokens, settings.temperature, settings.top_p)
-    return kind(http, settings.model_url, settings.inference_model, parameters, retry, observe)
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Models:
+    """The model on `route`, or, when it is not known yet, on the route found at first use."""
+
+    async def resolve_later() -> Route:
+        try:
+            return await find_route(settings, hub, transport)
+        except NotServed as exc:
+            raise ModelNotServed("model", None, str(exc)) from None
+
+    def build(found: Route) -> Model:
+        return model_for(found, model_http, parameters(settings), retry, observe)
+
+    return Models(build, resolve_later, route)
 
 
-def composer(settings: Settings, prompts: Prompts, model: Model) -> Composer:
+def composer(settings: Settings, prompts: Prompts, models: Models) -> Composer:
     style = Style(
         thread_budget=settings.thread_budget_chars,
         max_reply_chars=settings.max_reply_chars,
         allow_mentions=settings.allow_mentions,
         secrets=tuple(secret.get_secret_value() for secret in settings.secrets),
     )
-    return Composer(prompts, model, style)
+    return Composer(prompts, models, style)
 
 
 def reply_options(settings: Settings) -> ReplyOptions:
@@ -103,7 +134,7 @@ class Services:
     hub: HubClient
     whoami: Whoami
     guards: Guards
-    model: Model
+    models: Models
     flow: ReplyFlow
     metrics: Metrics
 
@@ -117,6 +148,7 @@ async def open_services(
     hub_transport: httpx.AsyncBaseTransport | None = None,
     model_transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
+    route: Route | None = None,
 ) -> AsyncIterator[Services]:
     retry = retry or RetryPolicy(budget=settings.retry_budget)
     metrics = Metrics()
@@ -126,12 +158,12 @@ async def open_services(
         metrics.watch(store)
         hub_http = await stack.enter_async_context(hub_http_client(settings, hub_transport))
         model_http = await stack.enter_async_context(model_http_client(settings, model_transport))
-        model = model_client(settings, model_http, retry, metrics.observe)
         hub = HubClient(hub_http, retry, metrics.observe)
+        chosen = models(settings, hub, model_http, retry, route, metrics.observe, model_transport)
         whoami = Whoami(hub, settings.bot_username, known=bot)
         guards = Guards(settings)
         flow = ReplyFlow(
-            composer(settings, prompts, model),
+            composer(settings, prompts, chosen),
             hub,
             store,
             whoami,
@@ -139,4 +171,4 @@ async def open_services(
             metrics,
             reply_options(settings),
         )
-        yield Services(settings, store, hub, whoami, guards, model, flow, metrics)
+        yield Services(settings, store, hub, whoami, guards, chosen, flow, metrics)

@@ -60,6 +60,8 @@ def upstream_message(response: httpx.Response) -> str:
         body = None
     if isinstance(body, dict) and body.get("error"):
         error = body["error"]
+        if isinstance(error, dict):  # the router's OpenAI-style envelope
+            error = error.get("message") or error.get("code") or "no message"
         text = "; ".join(map(str, error)) if isinstance(error, list) else str(error)
     elif "html" in response.headers.get("content-type", ""):
         text = "an HTML page instead of JSON"

@@ -13,6 +13,7 @@ from bot.app import create_app
 from bot.config import Secret, Settings
 from bot.events import Identity
 from bot.prompts import Prompts
+from bot.routing import Route
 from bot.upstream import RetryPolicy
 from tests.botprocess import ROOT, WEBHOOK_SECRET, Fakes
 from tests.fakes import BOT_ID, BOT_NAME, TOKEN, FakeHub, FakeModel, serve_in_thread
@@ -111,6 +112,7 @@ def make_client(
                 hub_transport=httpx.ASGITransport(app=hub.app),
                 model_transport=httpx.ASGITransport(app=model.app),
                 retry=retry,
+                route=Route("text-generation", str(tuned.inference_url), "bigscience/bloom"),
             )
             url = stack.enter_context(serve_in_thread(app))
             return stack.enter_context(httpx.Client(base_url=url, timeout=10))

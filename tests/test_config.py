@@ -19,7 +19,9 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.host == "0.0.0.0"  # noqa: S104 - the contract: Spaces need every interface
     assert settings.port == 7860
     assert settings.max_body_bytes == 256 * 1024
-    assert settings.model_url.endswith("/hf-inference/models/bigscience/bloom")
+    assert settings.model_id == "bigscience/bloom"
+    assert settings.inference_api == "auto"
+    assert settings.inference_router_url == "https://router.huggingface.co"
     assert settings.model_token == settings.hf_token
     assert settings.webhook_url == "http://localhost:7860/webhook"
 
@@ -92,13 +94,8 @@ def test_switching_to_a_chat_model_takes_two_settings() -> None:
         env_file=None,
     )
 
-    assert settings.model_url == "https://router.huggingface.co/v1/chat/completions"
-    assert settings.inference_model == "meta-llama/Llama-3.1-8B-Instruct"
-
-
-def test_chat_without_a_model_names_the_missing_setting() -> None:
-    with pytest.raises(ConfigError, match=r"^INFERENCE_MODEL is not set"):
-        load_settings({**REQUIRED, "INFERENCE_API": "chat"}, env_file=None)
+    assert settings.inference_api == "chat"
+    assert settings.model_id == "meta-llama/Llama-3.1-8B-Instruct"
 
 
 def test_a_separate_inference_token_keeps_the_hub_token_away_from_other_endpoints() -> None:

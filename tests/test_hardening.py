@@ -83,7 +83,8 @@ def test_model_faults_are_recorded_one_by_one_and_the_mention_is_still_answered_
         Scripted(502, text="<html><body>Bad gateway</body></html>", content_type="text/html"),
         Scripted(200, text='[{"generated_text": "cut sh'),
     )
-    proxy = FaultyProxy(fakes.model_url, ["drop", "stall"])
+    # The first connection is the startup probe of INFERENCE_URL; the faults hit the replies.
+    proxy = FaultyProxy(fakes.model_url, ["pass", "drop", "stall"])
     with proxy.running() as model_url:
         env = bot_environment(
             tmp_path,

@@ -98,7 +98,8 @@ def test_killed_after_posting_but_before_recording_it_does_not_post_again(
     assert len(fakes.hub.comments) == 1
     reads = [r for r in fakes.hub.requests if r.method == "GET" and "/discussions/" in r.path]
     assert len(reads) == 2  # the first start read it for context, the second found its marker
-    assert "found on the Hub" in second.output()
+    # The outcome is logged just after it is recorded.
+    eventually(lambda: "found on the Hub" in second.output(), what="the outcome's log line")
 
 
 def test_sigterm_lets_the_running_reply_finish_and_leaves_the_queue_for_the_next_start(

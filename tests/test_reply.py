@@ -17,7 +17,8 @@ from bot.hub import HubClient, Whoami
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.reply import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
-from bot.services import composer, hub_http_client, model_client
+from bot.routing import Route
+from bot.services import composer, hub_http_client, models
 from bot.store import JobRecord, Store
 from bot.upstream import RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload
@@ -74,8 +75,9 @@ async def harness(
         stack.callback(store.close)
         prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
         tuned = settings.model_copy(update={"max_new_tokens": 64})
-        writer = composer(tuned, prompts, model_client(tuned, model_http, retry))
         client = HubClient(hub_http, retry)
+        route = Route("text-generation", str(settings.inference_url), "bigscience/bloom")
+        writer = composer(tuned, prompts, models(tuned, client, model_http, retry, route))
         parts = (writer, client, store, Whoami(client, None, BOT), Guards(tuned), Metrics())
         flow = ReplyFlow(*parts, ReplyOptions(attempts=Attempts(max_attempts=1)))
         yield Harness(flow, store, prompts, parts)
@@ -238,7 +240,7 @@ async def test_not_served_model_failure_names_the_url_the_model_and_the_fix(
     assert "http://model.test/models/bigscience/bloom does not serve bigscience/bloom" in (
         record.reason
     )
-    assert "INFERENCE_API=chat" in record.reason
+    assert "choose a served INFERENCE_MODEL" in record.reason
     [notice] = hub.comments
     for internal in ("http", "404", "400", "bloom", "INFERENCE", "supported"):
         assert internal not in notice.body["comment"].split("<!--")[0]

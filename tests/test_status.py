@@ -36,7 +36,7 @@ def test_status_page_shows_health_and_deliveries_but_no_comment_text_or_private_
     html = page.text
     assert "Account <strong>hub-bot</strong>" in html
     assert "http://localhost:7860/webhook" in html
-    assert "text-generation · bigscience/bloom" in html
+    assert "bigscience/bloom via INFERENCE_URL (text-generation)" in html
     assert "some-user/some-repo" in html
     assert "private repo" in html
     assert "repo is private and ANSWER_PRIVATE_REPOS is off" in html

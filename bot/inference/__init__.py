@@ -1,0 +1,75 @@
+"""The model, behind one interface, in the three shapes servers speak.
+
+    text_generation  {"inputs", "parameters"} -> [{"generated_text"}]: BLOOM's API (TGI,
+                     Inference Endpoints, hf-inference); the completion prompt
+    completions      OpenAI /v1/completions {"model", "prompt"} -> {"choices": [{"text"}]}:
+                     text generation through Inference Providers, vLLM, TGI, llama.cpp
+    chat             OpenAI /v1/chat/completions {"model", "messages"}: chat models
+
+`endpoint` holds what they share: the call, the retry policy, the errors and their hints.
+`Models` holds the one in use, built from the route `bot.routing` found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+import httpx
+
+from bot.inference.chat import ChatModel
+from bot.inference.completions import CompletionsModel
+from bot.inference.endpoint import Endpoint, GenerationParameters, Model, ModelRequest
+from bot.inference.text_generation import TextGenerationModel
+from bot.routing import Route
+from bot.upstream import Observer, RetryPolicy, ignore_call
+
+__all__ = ["GenerationParameters", "Model", "ModelRequest", "Models", "model_for"]
+
+_BACKENDS: dict[str, type[Endpoint]] = {
+    "text-generation": TextGenerationModel,
+    "completions": CompletionsModel,
+    "chat": ChatModel,
+}
+
+
+def model_for(
+    route: Route,
+    http: httpx.AsyncClient,
+    parameters: GenerationParameters,
+    retry: RetryPolicy,
+    observe: Observer = ignore_call,
+) -> Model:
+    return _BACKENDS[route.api](http, route, parameters, retry, observe)
+
+
+class Models:
+    """The model on the current route. The route is found at startup; when the Hub could not
+    be asked then, it is asked before the first reply instead (a failure there is transient,
+    so the job is retried). A model that turns out not to be served makes the route be asked
+    for again, since providers come and go."""
+
+    def __init__(
+        self,
+        build: Callable[[Route], Model],
+        resolve: Callable[[], Awaitable[Route]],
+        route: Route | None,
+    ) -> None:
+        self._build = build
+        self._resolve = resolve
+        self._model = build(route) if route else None
+
+    @property
+    def route(self) -> Route | None:
+        return self._model.route if self._model else None
+
+    @property
+    def label(self) -> str:
+        return self._model.label if self._model else "(model not resolved yet)"
+
+    async def current(self) -> Model:
+        if self._model is None:
+            self._model = self._build(await self._resolve())
+        return self._model
+
+    def forget(self) -> None:
+        self._model = None

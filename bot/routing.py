@@ -1,0 +1,243 @@
+"""Which model answers, through which provider, route and task: found out once, at startup.
+
+Without INFERENCE_URL the Hub is asked how the model is served
+(`GET /api/models/{id}?expand[]=inference&expand[]=inferenceProviderMapping`), and a live
+provider is picked as huggingface_hub's `provider="auto"` does: the first one the Hub lists
+(pinned by INFERENCE_PROVIDER when set). A `text-generation` task is answered through the
+provider's OpenAI-style completions route with the completion prompt, a `conversational` one
+through chat. hf-inference keeps its own paths (`/models/{id}` for text generation).
+
+With INFERENCE_URL the bot talks to that URL alone and asks the Hub nothing about providers;
+`auto` reads the API from the URL's path. The URL is probed best-effort (`GET /v1/models`, TGI's
+`/info`): only a definite answer (410 Gone) stops the bot, anything else means "cannot tell".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.config import Settings
+from bot.errors import BotError, UpstreamError
+from bot.hub import HubClient
+
+Api = Literal["text-generation", "completions", "chat"]
+SERVED_TASKS = ("text-generation", "conversational")
+# Paths that differ from the OpenAI defaults, per provider and task (huggingface_hub's
+# `inference/_providers/*.py`, `_prepare_route`).
+_PROVIDER_PATHS = {
+    ("cohere", "conversational"): "/compatibility/v1/chat/completions",
+    ("deepinfra", "text-generation"): "/v1/openai/completions",
+    ("deepinfra", "conversational"): "/v1/openai/chat/completions",
+    ("fireworks-ai", "conversational"): "/inference/v1/chat/completions",
+    ("groq", "conversational"): "/openai/v1/chat/completions",
+    ("novita", "text-generation"): "/v3/openai/completions",
+    ("novita", "conversational"): "/v3/openai/chat/completions",
+    ("zai-org", "conversational"): "/api/paas/v4/chat/completions",
+}
+_DEFAULT_PATHS = {"text-generation": "/v1/completions", "conversational": "/v1/chat/completions"}
+SUGGESTIONS = "/api/models?inference_provider=all&pipeline_tag=text-generation&sort=likes&limit=3"
+
+
+class NotServed(BotError):
+    """The model is definitely not served where the bot would ask it; the message says what to
+    do instead."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """How the model is reached. `request_model` is what is sent as `model` (the provider's own
+    id for the model), None to send none; `provider` is None for INFERENCE_URL."""
+
+    api: Api
+    url: str
+    model: str
+    request_model: str | None = None
+    provider: str | None = None
+    task: str | None = None
+
+    def describe(self) -> str:
+        via = f"provider {self.provider}" if self.provider else "INFERENCE_URL"
+        task = f", task {self.task}" if self.task else ""
+        return f"{self.model} via {via} ({self.api}{task}) at {self.url}"
+
+
+@dataclass(frozen=True)
+class ProviderMapping:
+    provider: str
+    provider_id: str
+    status: str
+    task: str
+
+
+def parse_mapping(body: object) -> list[ProviderMapping]:
+    """`inferenceProviderMapping` in both of the Hub's forms: a dict keyed by provider (model
+    info) or a list with `provider` inside (model listing). Malformed entries are skipped."""
+    raw = body.get("inferenceProviderMapping") if isinstance(body, dict) else None
+    entries: list[tuple[object, object]] = []
+    if isinstance(raw, dict):
+        entries = list(raw.items())
+    elif isinstance(raw, list):
+        entries = [(e.get("provider"), e) for e in raw if isinstance(e, dict)]
+    found = []
+    for provider, entry in entries:
+        if not isinstance(provider, str) or not isinstance(entry, dict):
+            continue
+        provider_id, task = entry.get("providerId"), entry.get("task")
+        if isinstance(provider_id, str) and isinstance(task, str):
+            found.append(ProviderMapping(provider, provider_id, str(entry.get("status")), task))
+    return found
+
+
+def api_from_path(url: str) -> Api:
+    path = urlsplit(url).path.rstrip("/")
+    if path.endswith("/chat/completions"):
+        return "chat"
+    if path.endswith("/completions"):
+        return "completions"
+    return "text-generation"
+
+
+def provider_route(router: str, model: str, mapping: ProviderMapping) -> Route:
+    """The router's URL for one provider's mapping of a model."""
+    provider, task = mapping.provider, mapping.task
+    if provider == "hf-inference":
+        base = f"{router}/hf-inference/models/{mapping.provider_id}"
+        if task == "text-generation":
+            return Route("text-generation", base, model, None, provider, task)
+        return Route(
+            "chat", f"{base}/v1/chat/completions", model, mapping.provider_id, provider, task
+        )
+    path = _PROVIDER_PATHS.get((provider, task), _DEFAULT_PATHS[task])
+    api: Api = "completions" if task == "text-generation" else "chat"
+    return Route(api, f"{router}/{provider}{path}", model, mapping.provider_id, provider, task)
+
+
+def choose(settings: Settings, mappings: list[ProviderMapping]) -> Route:
+    """The route for the first live provider that fits INFERENCE_API and INFERENCE_PROVIDER."""
+    api, model, router = settings.inference_api, settings.model_id, settings.inference_router_url
+    tasks = {"chat": ("conversational",), "auto": SERVED_TASKS}.get(api, ("text-generation",))
+    live = [m for m in mappings if m.status == "live" and m.task in tasks]
+    if settings.inference_provider:
+        live = [m for m in live if m.provider == settings.inference_provider]
+    if api == "text-generation":
+        live = [m for m in live if m.provider == "hf-inference"]
+    if not live:
+        raise LookupError(model)
+    if api == "chat":
+        # As before: the router's own chat route, which picks the provider unless pinned.
+        provider = settings.inference_provider or "auto"
+        asked = f"{model}:{provider}" if settings.inference_provider else model
+        url = f"{router}/v1/chat/completions"
+        return Route("chat", url, model, asked, provider, "conversational")
+    return provider_route(router, model, live[0])
+
+
+async def resolve(settings: Settings, hub: HubClient) -> Route:
+    """The route to the model. Raises NotServed when the Hub says no provider serves it, and
+    UpstreamError when the Hub cannot be asked (the caller decides whether to wait)."""
+    model = settings.model_id
+    try:
+        info = await hub.model_info(model, ("inference", "inferenceProviderMapping"))
+    except UpstreamError as exc:
+        if exc.status in (401, 403, 404):
+            raise NotServed(
+                f"INFERENCE_MODEL {model} cannot be read on the Hub ({exc.summary()}):"
+                " check the model id, or that the bot's token may see it"
+            ) from None
+        raise
+    try:
+        return choose(settings, parse_mapping(info))
+    except LookupError:
+        raise NotServed(await not_served_message(settings, hub)) from None
+
+
+async def not_served_message(settings: Settings, hub: HubClient) -> str:
+    """One line: the model, that nothing serves it today, and the two ways out."""
+    wanted = {
+        "auto": "",
+        "chat": " as a chat model",
+        "completions": " for text generation",
+        "text-generation": " on hf-inference",
+    }[settings.inference_api]
+    pinned = f" through {settings.inference_provider}" if settings.inference_provider else ""
+    try:
+        served = [m for m in await hub.model_ids(SUGGESTIONS) if m != settings.model_id]
+    except UpstreamError:
+        served = []
+    if served:
+        others = ", ".join(f"INFERENCE_MODEL={model}" for model in served[:3])
+    else:
+        others = f"INFERENCE_MODEL=<a model listed at {settings.hf_endpoint}{SUGGESTIONS}>"
+    return (
+        f"{settings.model_id} is not served by any Inference Provider today{wanted}{pinned}:"
+        f" set a served model ({others}), or INFERENCE_URL to your own endpoint running it"
+    )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """What a custom INFERENCE_URL said about itself: the models it serves, if it told."""
+
+    served: tuple[str, ...] = ()
+    gone: bool = False
+
+
+async def probe(url: str, http: httpx.AsyncClient) -> Probe:
+    """Ask a custom endpoint what it serves (OpenAI `/v1/models`, TGI `/info`), best-effort:
+    no answer, a 404 or a strange body all mean "cannot tell"."""
+    parts = urlsplit(url)
+    path = parts.path
+    for suffix in ("/generate_stream", "/generate"):
+        path = path.removesuffix(suffix)
+    base = f"{parts.scheme}://{parts.netloc}{path.split('/v1/', 1)[0]}".rstrip("/")
+    for probe_path in ("/v1/models", "/info"):
+        try:
+            response = await http.get(base + probe_path)
+        except httpx.HTTPError:
+            return Probe()
+        if response.status_code == 410:
+            return Probe(gone=True)
+        if response.is_success:
+            served = _served_ids(_json(response))
+            if served:
+                return Probe(served)
+    return Probe()
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _served_ids(body: Any) -> tuple[str, ...]:
+    if isinstance(body, dict) and isinstance(body.get("data"), list):
+        return tuple(m["id"] for m in body["data"] if isinstance(m, dict) and "id" in m)
+    if isinstance(body, dict) and isinstance(body.get("model_id"), str):
+        return (body["model_id"],)
+    return ()
+
+
+def label_of(url: str) -> str:
+    """What a custom URL serves when nobody said: the model path of the URL, else its host."""
+    path = urlsplit(url).path
+    return path.split("/models/", 1)[1] if "/models/" in path else urlsplit(url).netloc
+
+
+async def custom_route(settings: Settings, http: httpx.AsyncClient) -> Route:
+    """INFERENCE_URL as configured, checked against what the endpoint says it serves."""
+    url = settings.inference_url or ""
+    api: Api = api_from_path(url) if settings.inference_api == "auto" else settings.inference_api
+    found = await probe(url, http)
+    if found.gone:
+        raise NotServed(
+            f"{url} answers 410 Gone: that endpoint no longer serves models; unset INFERENCE_URL"
+            f" to use an Inference Provider, or point it at your own endpoint"
+        )
+    model = settings.inference_model or (found.served[0] if found.served else label_of(url))
+    return Route(api, url, model, None if api == "text-generation" else model)
