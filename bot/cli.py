@@ -20,6 +20,7 @@ import httpx
 import uvicorn
 
 from bot.app import create_app
+from bot.check import run_checks
 from bot.config import Settings, load_settings
 from bot.errors import BotError
 from bot.jobs_cli import add_job_commands
@@ -60,6 +61,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
     return 0
+
+
+def run_check(settings: Settings, args: argparse.Namespace) -> int:
+    results = asyncio.run(run_checks(settings))
+    print("\n".join(result.line() for result in results))
+    return 1 if any(result.verdict == "FAIL" for result in results) else 0
 
 
 def run_preview(settings: Settings, args: argparse.Namespace) -> int:
@@ -106,6 +113,11 @@ def build_parser() -> Parser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     serving = commands.add_parser("serve", help="serve the webhook on HOST:PORT (the default)")
     serving.set_defaults(run=serve, needs=("hf_token", "webhook_secret"))
+
+    checking = commands.add_parser(
+        "check", help="check the token, model, webhook, prompts and state; posts nothing"
+    )
+    checking.set_defaults(run=run_check, needs=("hf_token",))
 
     show = commands.add_parser(
         "preview", help="print the prompt (and with --generate the reply) without posting"

@@ -54,7 +54,13 @@ class HubClient:
         self._observe = observe
 
     async def whoami(self) -> Identity:
-        async def attempt() -> Identity:
+        account = await self.whoami_details()
+        return Identity(id=str(account["id"]), name=str(account["name"]))
+
+    async def whoami_details(self) -> dict[str, Any]:
+        """The token's account as whoami-v2 gives it, `auth` (what the token may do) included."""
+
+        async def attempt() -> dict[str, Any]:
             response = await self._send("GET", "/api/whoami-v2")
             if response.status_code == 401:
                 raise UpstreamError(
@@ -63,7 +69,7 @@ class HubClient:
             body = self._checked(response, "whoami")
             if not isinstance(body, dict) or not body.get("id") or not body.get("name"):
                 raise UpstreamError(SERVICE, response.status_code, "whoami answer has no id/name")
-            return Identity(id=str(body["id"]), name=str(body["name"]))
+            return body
 
         return await self._retry.call(attempt)
 

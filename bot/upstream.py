@@ -34,7 +34,7 @@ def ignore_call(service: str, seconds: float, failure: str | None) -> None:
 
 
 TRANSIENT_STATUSES = frozenset({408, 424, 425, 429})
-_RATELIMIT_RESET = re.compile(r"\bt=(\d+(?:\.\d+)?)")
+_RATELIMIT = re.compile(r"\br=(?P<left>\d+).*?\bt=(?P<reset>\d+(?:\.\d+)?)")
 
 
 def error_from_response(response: httpx.Response, service: str, hint: str = "") -> UpstreamError:
@@ -86,9 +86,11 @@ def _retry_after(response: httpx.Response) -> float | None:
         when = email.utils.parsedate_to_datetime(header) if "," in header else None
         if when is not None:
             return max(0.0, when.timestamp() - time.time())
-    ratelimit = _RATELIMIT_RESET.search(response.headers.get("ratelimit", ""))
-    if ratelimit:
-        return float(ratelimit.group(1))
+    # The Hub sends `RateLimit: "api";r=<left>;t=<seconds>` on every answer; it means "wait t"
+    # only on a 429 with nothing left (as huggingface_hub reads it), never on a 5xx.
+    ratelimit = _RATELIMIT.search(response.headers.get("ratelimit", ""))
+    if response.status_code == 429 and ratelimit and float(ratelimit.group("left")) == 0:
+        return float(ratelimit.group("reset"))
     try:
         body = response.json()
     except ValueError:

@@ -75,6 +75,24 @@ def bot_environment(tmp_path: Path, fakes: Fakes, **extra: str) -> dict[str, str
     }
 
 
+def routed_environment(tmp_path: Path, fakes: Fakes, **extra: str) -> dict[str, str]:
+    """Default model settings: the model is found through the fake Hub, reached through the
+    fake router."""
+    env = bot_environment(tmp_path, fakes, INFERENCE_ROUTER_URL=fakes.model_url, **extra)
+    del env["INFERENCE_URL"]
+    return env
+
+
+def run_bot(
+    tmp_path: Path, env: dict[str, str], *args: str, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """`python -m bot ARGS` to its end, its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout,
+    )  # fmt: skip
+
+
 def start_bot(tmp_path: Path, env: dict[str, str], name: str = "bot") -> BotProcess:
     stdout, stderr = tmp_path / f"{name}.stdout.log", tmp_path / f"{name}.stderr.log"
     with stdout.open("wb") as out, stderr.open("wb") as err:

@@ -1,0 +1,194 @@
+"""`python -m bot check`: is this deployment able to answer? One function per check, each
+ending in one line (with a plain fix when it fails). It posts nothing; the only call with an
+effect is a one-token generation, to see the model answer.
+
+    token     the token is valid and may write discussions (whoami-v2 `auth`)
+    model     a provider (or INFERENCE_URL) serves the model, and it answers
+    webhook   the account's webhook to the bot's URL exists, is enabled (not suspended),
+              watches the discussion domain and has a secret
+    prompts   every prompt set renders
+    state     where jobs are kept, and whether they survive a restart
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from bot.config import Settings
+from bot.errors import BotError, UpstreamError
+from bot.hub import HubClient
+from bot.inference import GenerationParameters, model_for
+from bot.prompts import SAMPLE_CONTEXT, Prompts
+from bot.services import find_route, hub_http_client, model_http_client
+from bot.store_location import describe_state
+from bot.upstream import RetryPolicy
+
+CHECK_RETRY_BUDGET = 5.0
+Verdict = Literal["ok", "warn", "FAIL"]
+
+
+@dataclass(frozen=True)
+class Result:
+    name: str
+    verdict: Verdict
+    text: str
+    fix: str = ""
+
+    def line(self) -> str:
+        fix = f" -> fix: {self.fix}" if self.fix else ""
+        return f"{self.verdict:<4}  {self.name}: {self.text}{fix}"
+
+
+def ok(name: str, text: str) -> Result:
+    return Result(name, "ok", text)
+
+
+def fail(name: str, text: str, fix: str) -> Result:
+    return Result(name, "FAIL", text, fix)
+
+
+async def run_checks(settings: Settings) -> list[Result]:
+    async with hub_http_client(settings) as http:
+        hub = HubClient(http, RetryPolicy(budget=CHECK_RETRY_BUDGET))
+        checks: list[Callable[[], Awaitable[Result]]] = [
+            lambda: check_token(settings, hub),
+            lambda: check_model(settings, hub),
+            lambda: check_webhook(settings, hub),
+        ]
+        results = [await check() for check in checks]
+    return [*results, check_prompts(settings), check_state(settings)]
+
+
+async def check_token(settings: Settings, hub: HubClient) -> Result:
+    new_token = (
+        f"create a write token for the bot account at {settings.hf_endpoint}/settings/tokens"
+    )
+    try:
+        me = await hub.whoami_details()
+    except UpstreamError as exc:
+        if exc.status == 401:
+            return fail("token", "the Hub rejected HF_TOKEN", new_token)
+        return fail("token", f"cannot ask the Hub ({exc.summary()})", "check HF_ENDPOINT")
+    account = f"{me.get('name')} (id {me.get('id')})"
+    auth = me.get("auth")
+    token = auth.get("accessToken") if isinstance(auth, dict) else None
+    role = token.get("role") if isinstance(token, dict) else None
+    if role in ("write", "god"):
+        return ok("token", f"{account}, a {role} token: may write discussions")
+    if role == "fineGrained" and isinstance(token, dict):
+        if _may_write_discussions(token.get("fineGrained")):
+            return ok("token", f"{account}, a fine-grained token that may write discussions")
+        return fail(
+            "token",
+            f"{account}: this fine-grained token may not write discussions",
+            "give it the discussion.write permission (globally or on the watched repos)",
+        )
+    if role == "read":
+        return fail("token", f"{account}: a read-only token cannot post replies", new_token)
+    return Result("token", "warn", f"{account}: cannot tell what this token may do ({role})")
+
+
+def _may_write_discussions(fine: object) -> bool:
+    if not isinstance(fine, dict):
+        return False
+    scoped = fine.get("scoped")
+    granted = set(fine.get("global") or [])
+    for entry in scoped if isinstance(scoped, list) else []:
+        if isinstance(entry, dict):
+            granted.update(entry.get("permissions") or [])
+    return "discussion.write" in granted
+
+
+async def check_model(settings: Settings, hub: HubClient) -> Result:
+    try:
+        route = await find_route(settings, hub)
+    except BotError as exc:  # NotServed, or the Hub could not be asked
+        detail = exc.summary() if isinstance(exc, UpstreamError) else str(exc)
+        return fail("model", detail, "see the message; INFERENCE_MODEL or INFERENCE_URL")
+    parameters = GenerationParameters(1, settings.temperature, settings.top_p)
+    prompts = Prompts(settings.prompts_dir).for_repo(SAMPLE_CONTEXT.repo_name)
+    async with model_http_client(settings) as http:
+        model = model_for(route, http, parameters, RetryPolicy(budget=CHECK_RETRY_BUDGET))
+        try:
+            await model.generate(model.build(prompts, SAMPLE_CONTEXT))
+        except UpstreamError as exc:
+            return fail("model", f"{route.describe()}: {exc.summary()}", exc.hint or "see above")
+    return ok("model", f"{route.describe()}: answered a one-token generation")
+
+
+async def check_webhook(settings: Settings, hub: HubClient) -> Result:
+    url = settings.webhook_url
+    try:
+        hooks = await hub.webhooks()
+    except UpstreamError as exc:
+        return fail("webhook", f"cannot list webhooks ({exc.summary()})", "check HF_TOKEN")
+    mine = [h for h in hooks if _same_url(h.get("url"), url)]
+    if not mine:
+        where = urlsplit(url).hostname
+        fix = "python -m bot webhooks create --watch TYPE:NAME"
+        if where in ("localhost", "127.0.0.1"):
+            fix = "set PUBLIC_URL to the bot's public address, then " + fix
+        return fail(
+            "webhook",
+            f"no webhook of the bot's account sends to {url} (one made from another account"
+            " is not visible here)",
+            fix,
+        )
+    problems = [p for p in map(_webhook_problem, mine) if p]
+    if len(problems) == len(mine):
+        return problems[0]
+    hook = next(h for h, p in zip(mine, map(_webhook_problem, mine), strict=True) if not p)
+    return ok("webhook", f"{hook.get('id')} sends discussion events to {url}, with a secret")
+
+
+def _same_url(given: object, url: str) -> bool:
+    if not isinstance(given, str):
+        return False
+    bare = given.split("?", 1)[0].rstrip("/")
+    return bare in (url, url.removesuffix("/webhook"))
+
+
+def _webhook_problem(hook: dict[str, Any]) -> Result | None:
+    name = hook.get("id", "?")
+    disabled = hook.get("disabled")
+    if disabled == "suspended-after-failure":
+        return fail(
+            "webhook",
+            f"{name} was suspended by the Hub after failed deliveries",
+            f"fix the cause (its Activity tab on the Hub shows the failed deliveries), then"
+            f" python -m bot webhooks enable {name}",
+        )
+    if disabled:
+        return fail("webhook", f"{name} is disabled", f"python -m bot webhooks enable {name}")
+    if "discussion" not in (hook.get("domains") or []):
+        return fail(
+            "webhook",
+            f"{name} does not watch the discussion domain",
+            f"python -m bot webhooks update {name} --domain discussion",
+        )
+    if not hook.get("hasSecret"):
+        return fail(
+            "webhook",
+            f"{name} has no secret, so every delivery would be refused",
+            f"python -m bot webhooks update {name} (it sets WEBHOOK_SECRET)",
+        )
+    return None
+
+
+def check_prompts(settings: Settings) -> Result:
+    try:
+        Prompts(settings.prompts_dir, settings.prompt_sets)
+    except BotError as exc:
+        return fail("prompts", str(exc), "fix the template, or PROMPTS_DIR")
+    sets = 1 + len({name for _, name in settings.prompt_sets})
+    return ok("prompts", f"{sets} prompt set(s) in {settings.prompts_dir.resolve()} render")
+
+
+def check_state(settings: Settings) -> Result:
+    where, lost = describe_state(settings)
+    if lost:
+        return Result("state", "warn", f"{where}; {lost}")
+    return ok("state", f"{where}; survives a restart")

@@ -1,0 +1,333 @@
+"""A fake of the Hub's REST API, for one valid token, shaped after ../shared/HUB_API.md and the
+Hub's OpenAPI description: whoami, discussions and comments, webhooks, model info and listing.
+
+Posted comments are kept per discussion and served back as its events, so the bot finds its
+own earlier replies. Models are registered with the providers that serve them. Every answer
+carries the `RateLimit` headers the real Hub sends on every answer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import time
+from collections import defaultdict
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tests.fakes.recorder import Received, Recorder
+from tests.fakes.routes import hub_routes
+
+BOT_ID = "64b2f00d0000000000000b07"
+BOT_NAME = "hub-bot"
+TOKEN = "hf_test_token_0123456789abcdef"
+RATE_LIMIT = {
+    "RateLimit": '"api";r=499;t=300',
+    "RateLimit-Policy": '"fixed window";"api";q=500;w=300',
+}
+UNAUTHORISED = {"error": "Invalid credentials in Authorization header"}
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+
+
+def user_id(name: str) -> str:
+    """A stable 24-hex-digit id for a user name, as the Hub gives every account one."""
+    return BOT_ID if name == BOT_NAME else hashlib.sha256(name.encode()).hexdigest()[:24]
+
+
+def author(name: str) -> dict[str, Any]:
+    """An event's author as the Hub writes it."""
+    return {
+        "_id": user_id(name),
+        "avatarUrl": "/avatars/0000.svg",
+        "fullname": name.title(),
+        "name": name,
+        "type": "user",
+        "isPro": False,
+        "isHf": False,
+        "isHfAdmin": False,
+        "isMod": False,
+    }
+
+
+class RateLimitHeaders:
+    """Adds the Hub's rate-limit headers to every answer, as the real Hub does."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                extra = [(k.lower().encode(), v.encode()) for k, v in RATE_LIMIT.items()]
+                message["headers"] = [*message.get("headers", []), *extra]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class FakeHub(Recorder):
+    def __init__(self, token: str = TOKEN) -> None:
+        super().__init__()
+        self.token = token
+        self.ids = (f"{n:024x}" for n in itertools.count(0xC0FFEE000))
+        self.threads: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.webhooks: dict[str, dict[str, Any]] = {}
+        self.models: dict[str, dict[str, Any]] = {}
+        self.token_role = "write"
+        self.app = Starlette(routes=hub_routes(self), middleware=[Middleware(RateLimitHeaders)])
+
+    # -- what a test sets up ------------------------------------------------------------
+
+    def add_comment(
+        self,
+        thread: str,
+        author_name: str,
+        text: str,
+        *,
+        comment_id: str | None = None,
+        created: str | None = None,
+        hidden: bool = False,
+    ) -> dict[str, Any]:
+        """Put a comment into a discussion (its API path), as the Hub shows it in its events."""
+        created = created or now_iso()
+        event = {
+            "id": comment_id or next(self.ids),
+            "type": "comment",
+            "createdAt": created,
+            "author": author(author_name),
+            "data": {
+                "edited": False,
+                "hidden": hidden,
+                "latest": {
+                    "raw": text,
+                    "html": f"<p>{text}</p>",
+                    "updatedAt": created,
+                    "author": author(author_name),
+                },
+                "numEdits": 0,
+                "editors": [author_name],
+                "editorAvatarUrls": ["/avatars/0000.svg"],
+                "reactions": [],
+            },
+        }
+        self.threads[thread].append(event)
+        return event
+
+    def serve_model(
+        self,
+        model: str,
+        provider: str,
+        task: str,
+        *,
+        provider_id: str | None = None,
+        status: str = "live",
+        likes: int = 0,
+    ) -> None:
+        """Register `model` as served by `provider` for `task` (text-generation, conversational)."""
+        entry = self.add_model(model, likes=likes)
+        entry["inferenceProviderMapping"][provider] = {
+            "status": status,
+            "providerId": provider_id or model,
+            "task": task,
+            "isModelAuthor": False,
+        }
+
+    def add_model(self, model: str, *, likes: int = 0) -> dict[str, Any]:
+        """A model that exists on the Hub (served by nobody until `serve_model`)."""
+        return self.models.setdefault(
+            model,
+            {
+                "_id": user_id(model),
+                "id": model,
+                "likes": likes,
+                "pipeline_tag": "text-generation",
+                "inferenceProviderMapping": {},
+            },
+        )
+
+    @property
+    def comments(self) -> list[Received]:
+        return [r for r in self.requests if r.path.endswith("/comment")]
+
+    # -- the routes ---------------------------------------------------------------------
+
+    def authorised(self, request: Request) -> bool:
+        return request.headers.get("authorization") == f"Bearer {self.token}"
+
+    async def whoami(self, request: Request) -> Response:
+        await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        if scripted := self.next_scripted("whoami"):
+            return scripted.response()
+        return JSONResponse(
+            {
+                "type": "user",
+                "id": BOT_ID,
+                "name": BOT_NAME,
+                "fullname": "Hub Bot",
+                "isPro": False,
+                "avatarUrl": "/avatars/0000.svg",
+                "orgs": [],
+                "auth": {
+                    "type": "access_token",
+                    "accessToken": {
+                        "displayName": "discussion-bot",
+                        "role": self.token_role,
+                        "createdAt": "2026-01-01T00:00:00.000Z",
+                    },
+                },
+            }
+        )
+
+    async def comment(self, request: Request) -> Response:
+        entry = await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        if request.path_params["kind"] not in ("models", "datasets", "spaces"):
+            return JSONResponse({"error": "Not Found"}, 404)
+        if scripted := self.next_scripted("comment"):
+            return scripted.response()
+        text = entry.body.get("comment") if isinstance(entry.body, dict) else None
+        if not isinstance(text, str) or not 1 <= len(text) <= 65536:
+            return JSONResponse({"error": "comment must be 1 to 65536 characters"}, 400)
+        thread = request.url.path.removesuffix("/comment")
+        event = self.add_comment(thread, BOT_NAME, text)
+        return JSONResponse({"newMessage": event}, 201)
+
+    async def discussion(self, request: Request) -> Response:
+        await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        if scripted := self.next_scripted("discussion"):
+            return scripted.response()
+        repo, kind = request.path_params["repo"], request.path_params["kind"]
+        return JSONResponse(
+            {
+                "_id": "6390000000000000000000d0",
+                "num": request.path_params["num"],
+                "author": author("someone"),
+                "repo": {"name": repo, "type": kind.removesuffix("s")},
+                "title": "A discussion",
+                "status": "open",
+                "createdAt": "2026-11-23T06:00:00.000Z",
+                "pinned": False,
+                "locked": False,
+                "collection": "discussions",
+                "isReport": False,
+                "isPullRequest": False,
+                "events": self.threads[request.url.path],
+            }
+        )
+
+    async def model_info(self, request: Request) -> Response:
+        await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        if scripted := self.next_scripted("model"):
+            return scripted.response()
+        model = self.models.get(request.path_params["repo"])
+        if model is None:
+            return JSONResponse({"error": "Repository not found"}, 404)
+        expand = request.query_params.getlist("expand[]")
+        shown = {"_id": model["_id"], "id": model["id"]}
+        for field in expand:
+            if field == "inference":
+                if _live(model):
+                    shown["inference"] = "warm"
+            elif field in model:
+                shown[field] = model[field]
+        return JSONResponse(shown)
+
+    async def model_listing(self, request: Request) -> Response:
+        await self.record(request)
+        query = request.query_params
+        found = list(self.models.values())
+        if query.get("inference_provider") == "all":
+            found = [m for m in found if _live(m)]
+        if tag := query.get("pipeline_tag"):
+            found = [m for m in found if m.get("pipeline_tag") == tag]
+        if query.get("sort") == "likes":
+            found.sort(key=lambda m: m["likes"], reverse=True)
+        limit = int(query.get("limit", "1000"))
+        return JSONResponse(
+            [{k: m[k] for k in ("_id", "id", "likes", "pipeline_tag")} for m in found[:limit]]
+        )
+
+    def valid_webhook(self, body: Any) -> str | None:
+        if not isinstance(body, dict):
+            return "body must be an object"
+        watched = body.get("watched")
+        if not isinstance(watched, list) or not watched:
+            return "watched must be a non-empty list"
+        for entry in watched:
+            if not isinstance(entry, dict) or entry.get("type") not in (
+                "user", "org", "model", "dataset", "space"
+            ) or not entry.get("name"):  # fmt: skip
+                return "each watched entry needs a type and a name"
+        domains = body.get("domains")
+        if (
+            not isinstance(domains, list)
+            or not domains
+            or not set(domains) <= {"repo", "discussion"}
+        ):
+            return "domains must be repo and/or discussion"
+        if not body.get("url") and not body.get("jobSourceId"):
+            return "url or jobSourceId is required"
+        return None
+
+    def public(self, hook: dict[str, Any]) -> dict[str, Any]:
+        # The Hub says whether there is a secret, never what it is.
+        shown = {k: v for k, v in hook.items() if k != "secret"}
+        return {**shown, "hasSecret": bool(hook.get("secret"))}
+
+    async def list_or_create_webhooks(self, request: Request) -> Response:
+        entry = await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        if request.method == "GET":
+            return JSONResponse([self.public(h) for h in self.webhooks.values()])
+        if problem := self.valid_webhook(entry.body):
+            return JSONResponse({"error": problem}, 400)
+        hook = {"id": next(self.ids), "disabled": False, **entry.body}
+        self.webhooks[hook["id"]] = hook
+        return JSONResponse({"webhook": self.public(hook)})
+
+    async def one_webhook(self, request: Request) -> Response:
+        entry = await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        hook = self.webhooks.get(request.path_params["hook"])
+        if hook is None:
+            return JSONResponse({"error": "Webhook not found"}, 404)
+        if request.method == "DELETE":
+            del self.webhooks[hook["id"]]
+            return JSONResponse({})
+        if request.method == "POST":
+            if problem := self.valid_webhook(entry.body):
+                return JSONResponse({"error": problem}, 400)
+            hook.update(entry.body)
+        return JSONResponse({"webhook": self.public(hook)})
+
+    async def switch_webhook(self, request: Request) -> Response:
+        await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        hook = self.webhooks.get(request.path_params["hook"])
+        switch = request.path_params["switch"]
+        if hook is None or switch not in ("enable", "disable"):
+            return JSONResponse({"error": "Not Found"}, 404)
+        hook["disabled"] = switch == "disable"
+        return JSONResponse({"webhook": self.public(hook)})
+
+
+def _live(model: dict[str, Any]) -> bool:
+    return any(e["status"] == "live" for e in model["inferenceProviderMapping"].values())

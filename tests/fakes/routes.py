@@ -1,0 +1,23 @@
+"""The fake Hub's routes, in one table: what it answers, and which method of FakeHub does."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import Route
+
+HOOKS = "/api/settings/webhooks"
+DISCUSSION = "/api/{kind}/{repo:path}/discussions/{num:int}"
+
+
+def hub_routes(hub: Any) -> list[Route]:
+    return [
+        Route(HOOKS, hub.list_or_create_webhooks, methods=["GET", "POST"]),
+        Route(HOOKS + "/{hook}", hub.one_webhook, methods=["GET", "POST", "DELETE"]),
+        Route(HOOKS + "/{hook}/{switch:str}", hub.switch_webhook, methods=["POST"]),
+        Route("/api/whoami-v2", hub.whoami, methods=["GET"]),
+        Route(DISCUSSION + "/comment", hub.comment, methods=["POST"]),
+        Route(DISCUSSION, hub.discussion, methods=["GET"]),
+        Route("/api/models", hub.model_listing, methods=["GET"]),
+        Route("/api/models/{repo:path}", hub.model_info, methods=["GET"]),
+    ]
