@@ -9,8 +9,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import TypeVar
 
 import httpx
 from starlette.applications import Starlette
@@ -19,6 +20,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot.config import Settings
+from bot.errors import StoreUnavailable
 from bot.events import Identity
 from bot.prompts import Prompts
 from bot.routing import Route as ModelRoute
@@ -30,6 +32,7 @@ from bot.webhooks import WebhookReceiver
 from bot.worker import Worker
 
 log = logging.getLogger("bot.app")
+T = TypeVar("T")
 
 
 def create_app(
@@ -71,7 +74,7 @@ def create_app(
             )
             worker.start()
             upkeep = asyncio.create_task(
-                keep_up(services.store, retention=settings.retention_days * 86400)
+                keep_up(services.store, settings.retention_days * 86400, worker.notify)
             )
             try:
                 yield {"receiver": receiver, "services": services}
@@ -91,27 +94,41 @@ def create_app(
     )
 
 
-FLUSH_EVERY, CHECKPOINT_EVERY, PRUNE_EVERY = 0.25, 2.0, 3600.0
+FLUSH_EVERY, MAINTAIN_EVERY, PRUNE_EVERY = 0.25, 2.0, 3600.0
 
 
-async def keep_up(store: Store, retention: float) -> None:
-    """The store's upkeep, in one loop: write buffered delivery rows a few times a second,
-    checkpoint the WAL in a thread every few seconds, and once an hour delete finished jobs
-    older than the retention period. (Closing the store flushes and checkpoints once more.)"""
+async def keep_up(store: Store, retention: float, wake: Callable[[], None]) -> None:
+    """The store's upkeep, in one loop: write buffered delivery rows a few times a second;
+    every couple of seconds count the queue (for /health and the metrics, which never wait on
+    the store) and let the driver keep itself (SQLite folds its WAL, PostgreSQL keeps its
+    LISTEN connection); once an hour delete finished jobs older than the retention period.
+    A failing store is reported by the store, once per incident; this loop only tries again."""
     loop = asyncio.get_running_loop()
-    next_checkpoint = loop.time() + CHECKPOINT_EVERY
-    next_prune = loop.time()
+    next_maintain = next_prune = loop.time()
     while True:
         now = loop.time()
         if now >= next_prune:
             next_prune = now + PRUNE_EVERY
-            if pruned := store.prune(time.time() - retention):
+            if pruned := await _quietly(store.prune(time.time() - retention)):
                 log.info("pruned=%d finished jobs older than the retention period", pruned)
-        store.history.flush()
-        if now >= next_checkpoint:
-            next_checkpoint = now + CHECKPOINT_EVERY
-            await asyncio.to_thread(store.checkpoint)
+        await _quietly(store.flush())
+        if now >= next_maintain:
+            next_maintain = now + MAINTAIN_EVERY
+            await _quietly(store.depth())
+            await _quietly(store.oldest_unfinished_age())
+            await _quietly(store.maintain(wake))
         await asyncio.sleep(FLUSH_EVERY)
+
+
+async def _quietly(step: Awaitable[T]) -> T | None:
+    """One upkeep step; its failure must not end the loop."""
+    try:
+        return await step
+    except StoreUnavailable:
+        return None  # the store has said so
+    except Exception:
+        log.exception("upkeep step failed; trying again on the next turn")
+        return None
 
 
 async def receive_webhook(request: Request) -> Response:
@@ -120,12 +137,16 @@ async def receive_webhook(request: Request) -> Response:
 
 
 async def health(request: Request) -> Response:
+    """Answers at once from what the bot already knows: it never waits on the store. 503 while
+    the store cannot be used, so a load balancer sends deliveries to a replica that can."""
     services: Services = request.state.services
-    known = services.whoami.known
+    known, store = services.whoami.known, services.store
     return JSONResponse(
         {
-            "status": "ok",
+            "status": "ok" if store.health.ok else "degraded",
+            "store": "ok" if store.health.ok else "unavailable",
             "bot": known.handle if known else None,
-            "queued": services.store.count("queued"),
-        }
+            "unfinished_jobs": store.depth_now,
+        },
+        200 if store.health.ok else 503,
     )

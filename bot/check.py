@@ -23,7 +23,8 @@ from bot.hub import HubClient
 from bot.inference import GenerationParameters, model_for
 from bot.prompts import SAMPLE_CONTEXT, Prompts
 from bot.services import find_route, hub_http_client, model_http_client
-from bot.store_location import describe_state
+from bot.store import StoreUnavailable, open_store
+from bot.store.location import lost_at_restart
 from bot.upstream import RetryPolicy
 
 CHECK_RETRY_BUDGET = 5.0
@@ -59,7 +60,7 @@ async def run_checks(settings: Settings) -> list[Result]:
             lambda: check_webhook(settings, hub),
         ]
         results = [await check() for check in checks]
-    return [*results, check_prompts(settings), check_state(settings)]
+    return [*results, check_prompts(settings), await check_state(settings)]
 
 
 async def check_token(settings: Settings, hub: HubClient) -> Result:
@@ -187,8 +188,17 @@ def check_prompts(settings: Settings) -> Result:
     return ok("prompts", f"{sets} prompt set(s) in {settings.prompts_dir.resolve()} render")
 
 
-def check_state(settings: Settings) -> Result:
-    where, lost = describe_state(settings)
-    if lost:
-        return Result("state", "warn", f"{where}; {lost}")
-    return ok("state", f"{where}; survives a restart")
+async def check_state(settings: Settings) -> Result:
+    try:
+        store = await open_store(settings)
+    except BotError as exc:
+        return fail("state", str(exc), "see the message")
+    try:
+        depth = await store.depth()
+    except StoreUnavailable as exc:
+        return fail("state", str(exc), "check the database")
+    finally:
+        await store.close()
+    if lost := lost_at_restart(settings):
+        return Result("state", "warn", f"{store.where}, {depth} unfinished jobs; {lost}")
+    return ok("state", f"{store.where}, {depth} unfinished jobs; survives a restart")

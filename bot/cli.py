@@ -28,7 +28,6 @@ from bot.logs import configure_logging
 from bot.preview import mention_from_payload, mention_from_text, preview
 from bot.prompts import Prompts
 from bot.server import header_deadline_protocol
-from bot.services import open_store
 from bot.startup import banner, discover
 from bot.webhooks_cli import add_webhook_commands
 
@@ -45,7 +44,6 @@ class Parser(argparse.ArgumentParser):
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
-    open_store(settings).close()
     found = asyncio.run(discover(settings))
     print(banner(settings, found), flush=True)
     app = create_app(settings, found.bot, prompts, route=found.route)

@@ -47,6 +47,13 @@ def _printable(secret: SecretStr) -> SecretStr:
     return secret
 
 
+def _postgres_url(url: SecretStr) -> SecretStr:
+    parts = urlsplit(url.get_secret_value())
+    if parts.scheme not in ("postgres", "postgresql") or not parts.path.strip("/"):
+        raise ValueError("not a PostgreSQL URL")
+    return url
+
+
 def _split(raw: str) -> tuple[str, ...]:
     return tuple(word for word in raw.replace(",", " ").split() if word)
 
@@ -74,6 +81,7 @@ def _folded(kind: str) -> BeforeValidator:
 
 Url = Annotated[str, AfterValidator(_http_url)]
 Token = Annotated[SecretStr, AfterValidator(_printable)]
+PostgresUrl = Annotated[SecretStr, AfterValidator(_postgres_url)]
 Words = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_words)]
 PromptRoutes = Annotated[tuple[tuple[str, str], ...], NoDecode, BeforeValidator(_prompt_routes)]
 _PRINTABLE_ASCII = "printable ASCII without spaces (copy it again without quotes or line breaks)"
@@ -103,6 +111,9 @@ class Settings(BaseSettings):
     inference_provider: str | None = setting(None, "an Inference Provider's name, such as together")
     inference_router_url: Url = setting("https://router.huggingface.co", _URL)
     inference_token: Token | None = setting(None, _PRINTABLE_ASCII)
+    database_url: PostgresUrl | None = setting(
+        None, "a PostgreSQL URL, postgresql://user:password@host:port/database"
+    )
     data_dir: Path = setting(Path("data"), "a directory path")
     host: str = setting("0.0.0.0", "an address to listen on")  # noqa: S104 - Spaces need it
     port: int = setting(7860, "a whole number from 1 to 65535", ge=1, le=65535)
@@ -187,6 +198,9 @@ class Settings(BaseSettings):
     def secrets(self) -> list[SecretStr]:
         """Every value that must never reach a log line, a stored reason or a post."""
         found = [self.hf_token, self.webhook_secret, self.inference_token, self.status_token]
+        if self.database_url:
+            password = urlsplit(self.database_url.get_secret_value()).password
+            found += [self.database_url, SecretStr(password) if password else None]
         return [secret for secret in found if secret is not None]
 
     @property

@@ -4,6 +4,7 @@
     ├── ConfigError          (bot.config) a setting is missing or malformed
     ├── PromptError          a template in PROMPTS_DIR cannot be used
     ├── NotServed            (bot.routing) no provider serves the model: say so at startup
+    ├── StoreUnavailable     the database cannot be used right now (locked, down, disk full)
     └── UpstreamError        the Hub or the model answered badly or not at all
         ├── TransientError   worth retrying: timeout, connection error, 429, 424, 5xx
         └── ModelNotServed   the model's endpoint says it does not serve the model
@@ -20,6 +21,11 @@ class BotError(Exception):
 
 class PromptError(BotError):
     """A prompt template is missing, does not parse, or uses an unknown variable."""
+
+
+class StoreUnavailable(BotError):
+    """A store call failed or timed out; the message says which database and why (never a
+    password). Whoever called decides: a delivery is refused with 503, a loop tries later."""
 
 
 class UpstreamError(BotError):

@@ -1,21 +1,16 @@
 """Rules that stop a reply on purpose. Each is a setting with a safe default, and each says why.
 
 Rules about who, where and what kind of discussion are checked when the webhook arrives, so the
-Hub's Activity tab shows the reason. Rate limits are checked just before a job runs, against the
-replies actually posted, so a burst of queued mentions cannot slip past them.
+Hub's Activity tab shows the reason. Reply limits are counted, and each reply reserved, when a
+job is claimed (bot.store.jobs), so jobs running at once cannot overshoot a limit together.
 """
 
 from __future__ import annotations
 
-import time
 from fnmatch import fnmatchcase
 
 from bot.config import Settings
 from bot.events import Ignore, Mention
-from bot.store import Store
-
-HOUR = 3600.0
-DAY = 24 * HOUR
 
 
 class Guards:
@@ -44,25 +39,4 @@ class Guards:
             return Ignore(f"discussion is {status} and ANSWER_CLOSED is off", "closed")
         if mention.is_pull_request and not s.answer_pull_requests:
             return Ignore("pull requests are off (ANSWER_PULL_REQUESTS)", "pull_request")
-        return None
-
-    def over_limit(self, store: Store, mention: Mention) -> str | None:
-        """Which rate limit a reply now would break, or None. A limit of 0 means none."""
-        s, now = self._s, time.time()
-        limits = (
-            (
-                s.replies_per_discussion_hour,
-                store.replies_since(now - HOUR, discussion_key=mention.where.key),
-                "REPLIES_PER_DISCUSSION_HOUR",
-            ),
-            (
-                s.replies_per_author_hour,
-                store.replies_since(now - HOUR, author_id=mention.author_id),
-                "REPLIES_PER_AUTHOR_HOUR",
-            ),
-            (s.replies_per_day, store.replies_since(now - DAY), "REPLIES_PER_DAY"),
-        )
-        for limit, used, name in limits:
-            if limit and used >= limit:
-                return f"rate limit: {used} replies already ({name}={limit})"
         return None

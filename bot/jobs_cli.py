@@ -12,16 +12,18 @@ import asyncio
 import json
 import os
 import time
-from contextlib import closing
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.errors import BotError
 from bot.events import Decider, Ignore, PayloadError, parse_payload
-from bot.history import JobSummary
 from bot.prompts import Prompts
-from bot.services import open_services, open_store
+from bot.services import open_services
+from bot.store import DeliveryRecord, Enqueue, JobSummary, Store, StoreUnavailable, open_store
+
+T = TypeVar("T")
 
 
 def add_job_commands(commands: Any) -> None:
@@ -37,7 +39,7 @@ def add_job_commands(commands: Any) -> None:
     retry = actions.add_parser(
         "retry", help="try a failed or dead job again; --force answers a comment afresh"
     )
-    retry.add_argument("comment_id", help="the id of the comment that mentioned the bot")
+    retry.add_argument("key", help="a job number or the id of the comment it answers")
     retry.add_argument(
         "--force", action="store_true", help="post a new answer even if one was posted"
     )
@@ -62,16 +64,17 @@ def _line(job: JobSummary) -> str:
 
 
 def list_jobs(settings: Settings, args: argparse.Namespace) -> int:
-    with closing(open_store(settings)) as store:
-        found = store.history.jobs(limit=args.limit, status=args.status)
+    found = asyncio.run(_with_store(settings, lambda store: store.jobs(args.limit, args.status)))
     print("\n".join(_line(job) for job in found) if found else "no jobs yet")
     return 0
 
 
 def show_job(settings: Settings, args: argparse.Namespace) -> int:
-    with closing(open_store(settings)) as store:
-        job = store.history.job(args.key)
-        deliveries = store.history.deliveries(limit=50, job_id=job.id) if job else []
+    async def read(store: Store) -> tuple[JobSummary | None, list[DeliveryRecord]]:
+        job = await store.job(args.key)
+        return job, (await store.deliveries(limit=50, job_id=job.id) if job else [])
+
+    job, deliveries = asyncio.run(_with_store(settings, read))
     if job is None:
         raise BotError(f"no job {args.key!r}: give a job number or a comment id (see: jobs list)")
     print(_line(job))
@@ -82,23 +85,30 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def retry_job(settings: Settings, args: argparse.Namespace) -> int:
-    with closing(open_store(settings)) as store:
-        job = store.history.job(args.comment_id)
-        if job is None:
-            raise BotError(f"no job for comment {args.comment_id} (see: jobs list)")
-        if args.force:
-            done = store.force(args.comment_id)
-            what = "a fresh answer"
-        else:
-            done = store.requeue(args.comment_id)
-            what = "another attempt"
-    if not done:
+    key = args.key
+    change = Store.force if args.force else Store.requeue
+    job = asyncio.run(_with_store(settings, lambda store: change(store, key)))
+    if job is None:
+        raise BotError(f"no job {key!r}: give a job number or a comment id (see: jobs list)")
+    can = ("failed", "dead", "queued", "done") if args.force else ("failed", "dead")
+    if job.status not in can:
         hint = "it is running now" if job.status == "running" else f"it is {job.status}"
-        if not args.force and job.status in ("done", "queued"):
+        if not args.force:
             hint += "; --force posts a fresh answer anyway"
-        raise BotError(f"nothing to retry for comment {args.comment_id}: {hint}")
-    print(f"queued {what} for comment {args.comment_id} (job {job.id})")
+        raise BotError(f"nothing to retry for job {job.id} (comment {job.comment_id}): {hint}")
+    what = "a fresh answer" if args.force else "another attempt"
+    print(f"queued {what} for job {job.id} (comment {job.comment_id})")
     return 0
+
+
+async def _with_store(settings: Settings, use: Callable[[Store], Awaitable[T]]) -> T:
+    store = await open_store(settings)
+    try:
+        return await use(store)
+    except StoreUnavailable as exc:
+        raise BotError(f"the store cannot be read: {exc}") from None
+    finally:
+        await store.close()
 
 
 def run_job(settings: Settings, args: argparse.Namespace) -> int:
@@ -127,15 +137,15 @@ async def _answer(settings: Settings, prompts: Prompts, payload: Any) -> int:
         if isinstance(decision, Ignore):
             print(f"ignored: {decision.reason}")
             return 0
-        outcome, job_id = services.store.enqueue(decision)
+        outcome, job_id = await services.store.enqueue(Enqueue(decision))
         if outcome == "duplicate":
             print(f"duplicate: comment {decision.comment_id} is already answered or queued")
             return 0
-        job = services.store.claim(settings.lease_seconds, job_id=job_id)
+        job = await services.store.claim(settings.lease_seconds, job_id=job_id)
         if job is None:
             raise BotError(f"job {job_id} waits behind an earlier mention in its discussion")
         await services.flow.run(job)
-        record = services.store.get(decision.comment_id)
+        record = await services.store.get(decision.comment_id)
     if record is not None and record.status == "done":
         print(f"replied: comment {record.reply_id} ({time.strftime('%H:%M:%S')})")
         return 0

@@ -58,9 +58,9 @@ class Metrics:
         }
 
     def watch(self, store: Store) -> None:
-        """Read the queue gauges from the store at each scrape."""
-        self.queue_depth.set_function(store.depth)
-        self.oldest_job_age.set_function(lambda: store.oldest_unfinished_age(time.time()))
+        """Show the queue as the store's upkeep last counted it: a scrape never waits on it."""
+        self.queue_depth.set_function(lambda: store.depth_now)
+        self.oldest_job_age.set_function(lambda: store.oldest_age_now)
 
     def delivery(self, outcome: str, reason: str = "") -> None:
         self.deliveries.labels(outcome, reason).inc()

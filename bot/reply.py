@@ -1,8 +1,13 @@
-"""The whole life of one reply: guard -> thread -> compose -> post -> record.
+"""The whole life of one reply: read the discussion -> compose -> post -> record.
+
+The Hub has the last word on "already answered": every attempt reads the discussion first and
+looks for its own marker for this comment, in a comment written by the bot's account id (an
+account can be renamed; its id stays). Found, the job is done without posting; the discussion
+unreadable, the attempt fails as transient and is tried again, never posted blindly. So a
+comment already answered is never answered again, whatever happened to the store: a wiped
+disk, Job mode, two bots on one webhook, a restored backup.
 
 Every way out of `ReplyFlow.run` records the job's outcome with a reason an operator can act on.
-The comment POST is never repeated blindly: the step before it notes that a post may go out,
-and an attempt that finds that note first looks for its own marker in the discussion.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from bot.compose import Composer
 from bot.errors import TransientError, UpstreamError
 from bot.events import Identity, Mention
 from bot.faults import checkpoint
-from bot.guards import Guards
 from bot.hub import HubClient, Whoami
 from bot.logs import log_event
 from bot.metrics import Metrics
@@ -50,7 +54,6 @@ class Attempts:
 @dataclass(frozen=True)
 class ReplyOptions:
     attempts: Attempts = Attempts()
-    read_thread: bool = True
     failure_notice: bool = True
     fault: str | None = None
 
@@ -62,7 +65,6 @@ class ReplyFlow:
         hub: HubClient,
         store: Store,
         whoami: Whoami,
-        guards: Guards,
         metrics: Metrics,
         options: ReplyOptions,
     ) -> None:
@@ -71,77 +73,74 @@ class ReplyFlow:
         self._hub = hub
         self._store = store
         self._whoami = whoami
-        self._guards = guards
         self._options = options
 
     async def run(self, job: Job) -> None:
+        if job.refused:  # the claim gave it up (a reply limit) and recorded why
+            self._outcome(logging.WARNING, job, "dead", job.refused)
+            return
         if job.attempts > self._options.attempts.max_attempts:
             # Only a job whose process died every time gets here: stop a crash loop.
-            self._dead(job, f"gave up after {job.attempts - 1} interrupted attempts")
+            await self._dead(job, f"gave up after {job.attempts - 1} interrupted attempts")
             return
         checkpoint(self._options.fault, "claimed")
         mention = job.mention
         marker = reply_marker(mention.comment_id, job.round)
         try:
             bot = await self._whoami.get()
-            comments, unread = await self._read_thread(mention, job, bot)
-            if job.posting_at is not None:
-                if comments is None:
-                    raise TransientError("Hub", None, "cannot check for an earlier reply")
-                if found := find_marked(comments, marker):
-                    self._done(job, found, "replied (found on the Hub after an interrupted post)")
-                    return
-            # A forced round is an operator's explicit request, so rate limits do not apply.
-            limited = None if job.round else self._guards.over_limit(self._store, mention)
-            if limited:
-                self._dead(job, limited)
+            comments = await self._read_discussion(mention, bot)
+            if found := find_marked(comments, marker):
+                await self._done(
+                    job, found, "replied (found on the Hub: posted by an earlier attempt)"
+                )
                 return
-            draft = await self._composer.write(mention, bot, comments or [])
+            draft = await self._composer.write(mention, bot, comments)
             checkpoint(self._options.fault, "generated")
             if draft.body is None:
-                self._dead(job, "the model returned nothing usable; nothing was posted")
-                await self._post_notice(job, bot)
+                await self._dead(job, "the model returned nothing usable; nothing was posted")
+                await self._post_notice(job, bot, comments)
                 return
-            self._store.mark_posting(job.id)
             reply_id = await self._hub.post_comment(mention.where, f"{draft.body}\n\n{marker}")
             checkpoint(self._options.fault, "after-post")
         except UpstreamError as exc:
             await self._failed(job, exc)
             return
-        self._done(
-            job, reply_id, f"replied without thread context ({unread})" if unread else "replied"
-        )
+        await self._done(job, reply_id, "replied")
 
-    async def _read_thread(
-        self, mention: Mention, job: Job, bot: Identity
-    ) -> tuple[list[ThreadComment] | None, str | None]:
-        """The discussion's comments, or None and why they could not be read."""
-        if not self._options.read_thread and job.posting_at is None:
-            return None, None
+    async def _read_discussion(self, mention: Mention, bot: Identity) -> list[ThreadComment]:
+        """The discussion's comments. Unreadable, nothing may be posted: the bot could not see
+        whether it answered already, so the attempt fails as transient."""
         try:
-            return parse_events(await self._hub.discussion(mention.where), bot.name), None
+            details = await self._hub.discussion(mention.where)
         except UpstreamError as exc:
-            log_event(log, logging.WARNING, "thread-unreadable", job=job.id, reason=exc.summary())
-            return None, exc.summary()
+            raise TransientError(
+                "Hub",
+                exc.status,
+                f"cannot read the discussion to look for an earlier reply ({exc.detail})",
+                exc.hint,
+            ) from None
+        return parse_events(details, bot.id)
 
-    def _done(self, job: Job, reply_id: str, reason: str) -> None:
-        self._store.finish(job.id, "done", reason, reply_id=reply_id)
+    async def _done(self, job: Job, reply_id: str, reason: str) -> None:
+        await self._store.finish(job.id, "done", reason, reply_id=reply_id)
         self._outcome(logging.INFO, job, "replied", reason, reply=reply_id)
 
-    def _dead(self, job: Job, reason: str, level: int = logging.WARNING, **more: object) -> None:
-        self._store.finish(job.id, "dead", reason)
+    async def _dead(
+        self, job: Job, reason: str, level: int = logging.WARNING, **more: object
+    ) -> None:
+        await self._store.finish(job.id, "dead", reason)
         self._outcome(level, job, "dead", reason, **more)
 
     async def _failed(self, job: Job, exc: UpstreamError) -> None:
         attempts = self._options.attempts
         if isinstance(exc, TransientError) and job.attempts < attempts.max_attempts:
             delay = attempts.delay(job.attempts)
-            self._store.retry_later(job.id, exc.summary(), delay)
+            await self._store.retry_later(job.id, exc.summary(), delay)
             self._outcome(logging.WARNING, job, "failed", exc.summary(), retry_in_s=round(delay))
             return
-        self._dead(job, exc.summary(), logging.ERROR, service=exc.service)
+        await self._dead(job, exc.summary(), logging.ERROR, service=exc.service)
         if exc.service != "Hub":  # when the Hub is what failed, a notice would fail too
-            await self._post_notice(job, await self._whoami.get())
+            await self._post_notice(job, await self._whoami.get(), None)
 
     def _outcome(self, level: int, job: Job, outcome: str, reason: str, **more: object) -> None:
         self._metrics.job(outcome)
@@ -160,12 +159,17 @@ class ReplyFlow:
             **more,
         )
 
-    async def _post_notice(self, job: Job, bot: Identity) -> None:
-        """Say so, briefly and without internals, when a mention will not be answered."""
+    async def _post_notice(
+        self, job: Job, bot: Identity, comments: list[ThreadComment] | None
+    ) -> None:
+        """Say so, briefly and without internals, when a mention will not be answered; once."""
         if not self._options.failure_notice:
             return
         mention = job.mention
-        text = f"{self._composer.notice(mention, bot)}\n\n{notice_marker(mention.comment_id)}"
+        marker = notice_marker(mention.comment_id)
+        if comments and find_marked(comments, marker):
+            return
+        text = f"{self._composer.notice(mention, bot)}\n\n{marker}"
         try:
             await self._hub.post_comment(mention.where, text)
         except UpstreamError as exc:

@@ -6,7 +6,6 @@ job` (which handles one payload and exits). Tests pass fake transports and a ret
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -14,7 +13,7 @@ from dataclasses import dataclass
 import httpx
 
 from bot.compose import Composer, Style
-from bot.config import ConfigError, Secret, Settings
+from bot.config import Secret, Settings
 from bot.errors import ModelNotServed
 from bot.events import Identity
 from bot.guards import Guards
@@ -24,21 +23,11 @@ from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.reply import Attempts, ReplyFlow, ReplyOptions
 from bot.routing import NotServed, Route, custom_route, resolve
-from bot.store import Store
+from bot.store import Store, open_store
 from bot.upstream import Observer, RetryPolicy, ignore_call
 
 USER_AGENT = "hub-discussion-bot/0.1"
 PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves
-
-
-def open_store(settings: Settings) -> Store:
-    try:
-        return Store.open(settings.database_path)
-    except (OSError, sqlite3.Error) as exc:
-        raise ConfigError(
-            f"DATA_DIR {settings.data_dir} cannot hold the database ({exc}):"
-            " point DATA_DIR at a writable directory"
-        ) from None
 
 
 def _headers(token: Secret) -> dict[str, str]:
@@ -121,7 +110,6 @@ def composer(settings: Settings, prompts: Prompts, models: Models) -> Composer:
 def reply_options(settings: Settings) -> ReplyOptions:
     return ReplyOptions(
         attempts=Attempts(settings.max_attempts, settings.attempt_backoff),
-        read_thread=settings.thread_budget_chars > 0,
         failure_notice=settings.failure_notice,
         fault=settings.bot_fault,
     )
@@ -153,8 +141,8 @@ async def open_services(
     retry = retry or RetryPolicy(budget=settings.retry_budget)
     metrics = Metrics()
     async with AsyncExitStack() as stack:
-        store = open_store(settings)
-        stack.callback(store.close)
+        store = await open_store(settings)
+        stack.push_async_callback(store.close)
         metrics.watch(store)
         hub_http = await stack.enter_async_context(hub_http_client(settings, hub_transport))
         model_http = await stack.enter_async_context(model_http_client(settings, model_transport))
@@ -167,7 +155,6 @@ async def open_services(
             hub,
             store,
             whoami,
-            guards,
             metrics,
             reply_options(settings),
         )

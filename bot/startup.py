@@ -1,4 +1,5 @@
-"""What `python -m bot` finds out before it serves: who the bot is and how its model is reached.
+"""What `python -m bot` finds out before it serves: who the bot is, how its model is reached,
+and where its state lives (the store is opened, and migrated, once here).
 
 Both are asked at once, each within a short retry budget. A definite "no" stops the start with
 one line (a rejected token, a model nothing serves); "cannot tell now" (the Hub unreachable)
@@ -17,6 +18,8 @@ from bot.events import Identity
 from bot.hub import HubClient, Whoami
 from bot.routing import Route
 from bot.services import find_route, hub_http_client
+from bot.store import open_store
+from bot.store.location import lost_at_restart
 from bot.upstream import RetryPolicy
 
 STARTUP_RETRY_BUDGET = 10.0
@@ -27,9 +30,12 @@ log = logging.getLogger("bot")
 class Found:
     bot: Identity | None
     route: Route | None
+    state: str = ""
 
 
 async def discover(settings: Settings) -> Found:
+    store = await open_store(settings)  # a store that cannot be opened stops the start
+    await store.close()
     async with hub_http_client(settings) as hub_http:
         budget = min(settings.retry_budget, STARTUP_RETRY_BUDGET)
         hub = HubClient(hub_http, RetryPolicy(budget=budget))
@@ -40,7 +46,7 @@ async def discover(settings: Settings) -> Found:
         if isinstance(outcome, BaseException):
             raise outcome
     assert not isinstance(bot, BaseException) and not isinstance(route, BaseException)
-    return Found(bot, route)
+    return Found(bot, route, store.where)
 
 
 async def identify(settings: Settings, hub: HubClient) -> Identity | None:
@@ -71,10 +77,13 @@ def banner(settings: Settings, found: Found) -> str:
     account = f"{bot.name} (id {bot.id})" if bot else "unknown until the Hub answers whoami"
     handle = bot.handle if bot else settings.bot_username or "<account name>"
     model = route.describe() if route else f"{settings.model_id} (how it is served: asked again)"
+    lost = lost_at_restart(settings)
+    state = f"{found.state} (warning: {lost})" if lost else found.state
     return (
         f"Bot account: {account}\n"
         f"Listening for: @{handle} in discussions and pull requests\n"
         f"Model: {model}\n"
+        f"State: {state}\n"
         f"Webhook URL to configure on the Hub: {settings.webhook_url}"
         " (domain: discussion, secret: WEBHOOK_SECRET)"
     )

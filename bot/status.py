@@ -6,6 +6,7 @@ text, and a private repo is never named (the history does not even store it).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import time
@@ -18,7 +19,9 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from bot.config import Secret
+from bot.errors import StoreUnavailable
 from bot.services import Services
+from bot.store.location import lost_at_restart
 
 DAY = 86400.0
 _pages = Environment(
@@ -65,18 +68,26 @@ async def status_page(request: Request) -> Response:
     settings = services.settings
     if not _authorised(request, settings.status_token):
         return _refusal()
-    history = services.store.history
+    store = services.store
+    try:
+        jobs, deliveries_today, deliveries = await asyncio.gather(
+            store.job_counts(), store.delivery_counts(time.time() - DAY), store.deliveries(25)
+        )
+    except StoreUnavailable:  # the page still says what it can, the store's trouble first
+        jobs, deliveries_today, deliveries = {}, {}, []
     html = _pages.get_template("status.html").render(
         bot=services.whoami.known,
         handle=services.whoami.known.handle if services.whoami.known else settings.bot_username,
         webhook_url=settings.webhook_url,
         route=services.models.route,
         health=services.metrics.health,
-        jobs=history.job_counts(),
-        depth=services.store.depth(),
-        oldest=services.store.oldest_unfinished_age(time.time()),
-        deliveries_today=history.delivery_counts(time.time() - DAY),
-        deliveries=history.deliveries(limit=25),
+        store=store,
+        state_lost=lost_at_restart(settings),
+        jobs=jobs,
+        depth=store.depth_now,
+        oldest=store.oldest_age_now,
+        deliveries_today=deliveries_today,
+        deliveries=deliveries,
         ago=_ago,
         utc=_utc,
     )

@@ -27,8 +27,9 @@ class ThreadComment:
     hidden: bool
 
 
-def parse_events(details: Any, bot_name: str) -> list[ThreadComment]:
-    """The comment events of a `GET .../discussions/{num}` answer; anything malformed is skipped."""
+def parse_events(details: Any, bot_id: str) -> list[ThreadComment]:
+    """The comment events of a `GET .../discussions/{num}` answer; anything malformed is skipped.
+    The bot's own comments are those by its account id (`author._id`), whatever its name."""
     events = details.get("events") if isinstance(details, dict) else None
     comments = []
     for event in events if isinstance(events, list) else []:
@@ -36,6 +37,7 @@ def parse_events(details: Any, bot_name: str) -> list[ThreadComment]:
             continue
         author = event.get("author")
         name = author.get("name") if isinstance(author, dict) else None
+        author_id = author.get("_id") if isinstance(author, dict) else None
         data = event.get("data")
         latest = data.get("latest") if isinstance(data, dict) else None
         raw = latest.get("raw") if isinstance(latest, dict) else None
@@ -46,7 +48,7 @@ def parse_events(details: Any, bot_name: str) -> list[ThreadComment]:
                 id=str(event.get("id", "")),
                 author=name,
                 text=raw,
-                by_bot=name.lower() == bot_name.lower(),
+                by_bot=author_id == bot_id,
                 created_at=_time(event.get("createdAt")),
                 updated_at=_time(latest.get("updatedAt")) if isinstance(latest, dict) else None,
                 hidden=bool(data.get("hidden")) if isinstance(data, dict) else False,

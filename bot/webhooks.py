@@ -5,10 +5,11 @@ deliberate: the secret before the body is read, the size before it is parsed.
 
     401 no secret           403 wrong secret          413 body over MAX_BODY_BYTES
     400 not JSON            422 JSON of the wrong shape (the message names the field)
-    503 the queue is full, or the bot does not know its own id yet (with Retry-After)
+    503 the queue is full, the store cannot record it, or the bot does not know its own id
+        yet (with Retry-After)
     200 ignored / duplicate 202 queued
 
-A `Webhook-Id` seen before is answered from the store without reading the body. Every
+A `Webhook-Id` seen before is recognised in the same transaction that would record it. Every
 delivery ends in one log line and one metric; every authentic one also in the history.
 """
 
@@ -35,7 +36,7 @@ from bot.guards import Guards
 from bot.hub import Whoami
 from bot.logs import log_event
 from bot.metrics import Metrics
-from bot.store import EnqueueOutcome, Store
+from bot.store import Enqueue, EnqueueOutcome, Store, StoreUnavailable
 
 log = logging.getLogger("bot.webhooks")
 
@@ -104,7 +105,7 @@ class WebhookReceiver:
         receipt = await self._receive(request, webhook_id, delivery)
         self._metrics.delivery(receipt.outcome, receipt.code)
         if receipt.outcome != "unauthorised":
-            self._store.history.record(
+            self._store.record_delivery(
                 delivery,
                 receipt.event,
                 receipt.repo,
@@ -136,9 +137,6 @@ class WebhookReceiver:
         # Hashing first makes the comparison constant-time in the length too.
         if not hmac.compare_digest(hashlib.sha256(given).digest(), self._secret_digest):
             return refused(403, "unauthorised", "wrong webhook secret")
-        known = self._store.redeliver(webhook_id) if webhook_id else None
-        if known:
-            return self._acknowledge(*known)
         try:
             raw = json.loads(await self._read_body(request))
         except BodyTooLarge:
@@ -177,9 +175,11 @@ class WebhookReceiver:
             decision = self._guards.refuse(decision) or replace(decision, delivery=delivery)
         if isinstance(decision, Ignore):
             return ignored(decision)
-        return self._acknowledge(
-            *await self._commits.enqueue((decision, webhook_id, self._max_queue))
-        )
+        try:
+            recorded = await self._commits.enqueue(Enqueue(decision, webhook_id, self._max_queue))
+        except StoreUnavailable:  # already logged, once per incident, by the store
+            return refused(503, "unrecorded", "the bot cannot record deliveries right now", 30)
+        return self._acknowledge(*recorded)
 
     async def _current_decider(self) -> Decider:
         if self._decider is None:

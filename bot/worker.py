@@ -1,9 +1,10 @@
 """Claims queued jobs and runs them, at most `concurrency` at once.
 
 Each runner loops: claim the oldest claimable job, run it, repeat; when none is ready it sleeps
-until `notify()` (a new job in this process) or the poll interval (jobs from another process,
-retries whose time has come, leases that expired). A running job's lease is renewed while it
-runs, so only a job whose process died is ever claimed again.
+until `notify()` (a new job in this process, or a NOTIFY from another replica) or the poll
+interval (jobs from another process, retries whose time has come, leases that expired). A
+running job's lease is renewed while it runs, so only a job whose process died is ever claimed
+again. No failure of the store stops a runner: it waits for the next poll and tries again.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from bot.errors import StoreUnavailable
 from bot.store import Job, Store
 
 log = logging.getLogger("bot.worker")
@@ -59,7 +61,10 @@ class Worker:
     async def _runner(self) -> None:
         while not self._stopping:
             self._wake.clear()
-            job = self._store.claim(self._lease)
+            try:
+                job = await self._store.claim(self._lease)
+            except StoreUnavailable:
+                job = None  # the store said so once; poll again
             if job is None:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._poll)
@@ -72,15 +77,22 @@ class Worker:
             await self._run(job)
         except asyncio.CancelledError:
             # Cut off by shutdown: hand the job back so the next start picks it up at once.
-            self._store.release(job.id)
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.release(job.id)
             raise
+        except StoreUnavailable:
+            # Its outcome could not be recorded: its lease runs out and it is tried again,
+            # and the Hub is checked for its reply before anything is posted.
+            log.warning("job job=%d outcome=unrecorded: the store is unavailable", job.id)
         except Exception as exc:
             log.exception("job job=%d outcome=dead reason=internal-error", job.id)
-            self._store.finish(job.id, "dead", f"internal error: {type(exc).__name__}")
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.finish(job.id, "dead", f"internal error: {type(exc).__name__}")
         finally:
             renewer.cancel()
 
     async def _renew(self, job_id: int) -> None:
         while True:
             await asyncio.sleep(self._lease / 3)
-            self._store.renew(job_id, self._lease)
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.renew(job_id, self._lease)

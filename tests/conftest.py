@@ -17,6 +17,7 @@ from bot.routing import Route
 from bot.upstream import RetryPolicy
 from tests.botprocess import ROOT, WEBHOOK_SECRET, Fakes
 from tests.fakes import BOT_ID, BOT_NAME, TOKEN, FakeHub, FakeModel, serve_in_thread
+from tests.postgres import PostgresServer, running_server
 
 PAYLOADS = Path(__file__).parent / "fixtures" / "payloads"
 BOT = Identity(id=BOT_ID, name=BOT_NAME)
@@ -50,6 +51,22 @@ class RecordedSleep:
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """One real PostgreSQL server for the whole run; each test takes a database of its own."""
+    with running_server() as server:
+        yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """The settings that put the store on each backend, in turn."""
+    if request.param == "sqlite":
+        return {"DATA_DIR": str(tmp_path / "data")}
+    server: PostgresServer = request.getfixturevalue("postgres")
+    return {"DATABASE_URL": server.new_database(), "DATA_DIR": str(tmp_path / "data")}
 
 
 @pytest.fixture

@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
 
+from bot.config import load_settings
 from bot.events import DiscussionRef, Mention
-from bot.store import Store
+from bot.store import Enqueue, Store, open_store
 from tests.botprocess import Fakes, bot_environment
 from tests.conftest import PAYLOADS, WEBHOOK_SECRET, load_payload
 from tests.fakes import TOKEN, Scripted
 
+T = TypeVar("T")
 COMMANDS = [
     [],
     ["serve"],
@@ -91,21 +96,32 @@ def test_a_missing_setting_is_one_line(tmp_path: Path) -> None:
     ]
 
 
-def seeded_store(tmp_path: Path) -> dict[str, str]:
-    store = Store.open(tmp_path / "data" / "bot.sqlite3")
+async def _seed(store: Store) -> None:
     for n, status in ((1, "done"), (2, "dead")):
         where = DiscussionRef("model", "org/name", n)
-        store.enqueue(Mention(f"{n:024x}", "u", "@hub-bot hi", where, "t", False, False), f"w{n}")
-        job = store.claim(60)
+        mention = Mention(f"{n:024x}", "u", "@hub-bot hi", where, "t", False, False)
+        await store.enqueue(Enqueue(mention, f"w{n}"))
+        job = await store.claim(60)
         assert job is not None
-        store.finish(job.id, status, "replied" if status == "done" else "model: HTTP 503: down")
-    store.history.record("w1", "discussion.comment/create", "org/name", 202, "queued", None, 1)
-    store.close()
-    return {"DATA_DIR": str(tmp_path / "data")}
+        reason = "replied" if status == "done" else "model: HTTP 503: down"
+        await store.finish(job.id, status, reason, reply_id="r1" if status == "done" else None)
+    store.record_delivery("w1", "discussion.comment/create", "org/name", 202, "queued", None, 1)
 
 
-def test_jobs_list_and_show_need_no_token(tmp_path: Path) -> None:
-    env = seeded_store(tmp_path)
+def with_store(env: dict[str, str], use: Callable[[Store], Awaitable[T]]) -> T:
+    async def run() -> T:
+        store = await open_store(load_settings(env, env_file=None, required=()))
+        try:
+            return await use(store)
+        finally:
+            await store.close()
+
+    return asyncio.run(run())
+
+
+def test_jobs_list_and_show_need_no_token(tmp_path: Path, backend: dict[str, str]) -> None:
+    env = backend
+    with_store(env, _seed)
 
     listed = cli(tmp_path, "jobs", "list", env=env)
     dead = cli(tmp_path, "jobs", "list", "--status", "dead", env=env)
@@ -120,18 +136,23 @@ def test_jobs_list_and_show_need_no_token(tmp_path: Path) -> None:
     assert missing.returncode == 1 and missing.stderr.startswith("error: no job 'nope'")
 
 
-def test_jobs_retry_requeues_a_dead_job_and_force_answers_a_done_one(tmp_path: Path) -> None:
-    env = seeded_store(tmp_path)
+def test_jobs_retry_requeues_a_dead_job_and_force_answers_a_done_one(
+    tmp_path: Path, backend: dict[str, str]
+) -> None:
+    env = backend
+    with_store(env, _seed)
 
-    dead = cli(tmp_path, "jobs", "retry", f"{2:024x}", env=env)
-    done = cli(tmp_path, "jobs", "retry", f"{1:024x}", env=env)
+    dead = cli(tmp_path, "jobs", "retry", "2", env=env)  # by job number
+    done = cli(tmp_path, "jobs", "retry", f"{1:024x}", env=env)  # by comment id
     forced = cli(tmp_path, "jobs", "retry", f"{1:024x}", "--force", env=env)
+    missing = cli(tmp_path, "jobs", "retry", "99", env=env)
 
-    assert dead.returncode == 0 and "another attempt" in dead.stdout
+    assert dead.returncode == 0, dead.stderr
+    assert dead.stdout.strip() == f"queued another attempt for job 2 (comment {2:024x})"
     assert done.returncode == 1 and "--force posts a fresh answer" in done.stderr
     assert forced.returncode == 0 and "a fresh answer" in forced.stdout
-    store = Store.open(tmp_path / "data" / "bot.sqlite3")
-    assert store.count("queued") == 2
+    assert missing.returncode == 1 and missing.stderr.startswith("error: no job '99'")
+    assert with_store(env, Store.depth) == 2
 
 
 def test_send_delivers_a_saved_payload_like_the_hub(client: httpx.Client, tmp_path: Path) -> None:

@@ -39,16 +39,13 @@ def test_ten_concurrent_and_ten_sequential_replays_make_one_reply(
     assert not hub.wait_until(lambda: len(hub.comments) > 1, timeout=1.5)
 
 
-def test_webhook_id_seen_before_is_a_duplicate_without_reading_the_body(
+def test_a_webhook_id_seen_before_is_a_duplicate_of_its_first_job(
     client: httpx.Client,
 ) -> None:
     first = deliver(client, MENTION, **{"Webhook-Id": "whk-1"})
+    other = mention_in(9)  # the Webhook-Id decides, not the comment inside
 
-    again = client.post(
-        "/webhook",
-        content=b"not even json",
-        headers={"X-Webhook-Secret": WEBHOOK_SECRET, "Webhook-Id": "whk-1"},
-    )
+    again = deliver(client, other, **{"Webhook-Id": "whk-1"})
 
     assert first.status_code == 202
     assert again.status_code == 200
@@ -74,7 +71,12 @@ def test_a_replay_after_a_failure_is_tried_again(
 
     assert replay.status_code == 202
     assert replay.json() == {"status": "queued", "id": first.json()["id"]}
-    assert hub.wait_until(lambda: len(hub.comments) == 1)
+
+    def replies() -> list[str]:
+        return [c.body["comment"] for c in hub.comments if "reply-to:" in c.body["comment"]]
+
+    assert hub.wait_until(lambda: len(replies()) == 1)
+    assert [c for c in hub.comments if "notice-for:" in c.body["comment"]]  # the first failure
 
 
 def test_one_discussion_is_answered_in_order_while_another_runs_alongside(

@@ -12,14 +12,13 @@ import pytest
 from bot.compose import Composer
 from bot.config import Settings
 from bot.events import Decider, Ignore, Mention, parse_payload
-from bot.guards import Guards
 from bot.hub import HubClient, Whoami
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.reply import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
 from bot.routing import Route
 from bot.services import composer, hub_http_client, models
-from bot.store import JobRecord, Store
+from bot.store import Enqueue, JobRecord, Store, open_store
 from bot.upstream import RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload
 from tests.fakes import TOKEN, FakeHub, FakeModel, Scripted
@@ -40,7 +39,7 @@ class Harness:
     flow: ReplyFlow
     store: Store
     prompts: Prompts
-    parts: tuple[Composer, HubClient, Store, Whoami, Guards, Metrics]
+    parts: tuple[Composer, HubClient, Store, Whoami, Metrics]
 
     def use_options(self, options: ReplyOptions) -> None:
         self.flow = ReplyFlow(*self.parts, options)
@@ -48,11 +47,11 @@ class Harness:
     async def answer(self, fixture: str = "comment_create_mention") -> JobRecord:
         """Queue the fixture's mention, run it to its end, and return its record."""
         due = mention(fixture)
-        self.store.enqueue(due)
-        job = self.store.claim(lease_seconds=60)
+        await self.store.enqueue(Enqueue(due))
+        job = await self.store.claim(lease_seconds=60)
         assert job is not None
         await self.flow.run(job)
-        record = self.store.get(due.comment_id)
+        record = await self.store.get(due.comment_id)
         assert record is not None
         return record
 
@@ -71,14 +70,14 @@ async def harness(
                 transport=httpx.ASGITransport(app=model.app),
             )
         )
-        store = Store.open(settings.database_path)
-        stack.callback(store.close)
+        store = await open_store(settings)
+        stack.push_async_callback(store.close)
         prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
         tuned = settings.model_copy(update={"max_new_tokens": 64})
         client = HubClient(hub_http, retry)
         route = Route("text-generation", str(settings.inference_url), "bigscience/bloom")
         writer = composer(tuned, prompts, models(tuned, client, model_http, retry, route))
-        parts = (writer, client, store, Whoami(client, None, BOT), Guards(tuned), Metrics())
+        parts = (writer, client, store, Whoami(client, None, BOT), Metrics())
         flow = ReplyFlow(*parts, ReplyOptions(attempts=Attempts(max_attempts=1)))
         yield Harness(flow, store, prompts, parts)
 
@@ -269,52 +268,55 @@ async def test_a_hub_5xx_on_the_comment_post_is_not_blindly_repeated(
     assert record.status == "dead"
 
 
-async def test_after_an_interrupted_post_the_reply_found_on_the_hub_is_not_posted_again(
+async def test_a_reply_already_on_the_hub_is_not_posted_again(
     harness: Harness, hub: FakeHub, model: FakeModel
 ) -> None:
+    # Whatever the store remembers (a wiped disk, a restored backup), the Hub has the last word.
     due = mention()
-    harness.store.enqueue(due)
-    job = harness.store.claim(60)
-    assert job is not None
-    harness.store.mark_posting(job.id)  # the crashed attempt got this far, and posted
     thread = "/api/models/some-user/some-repo/discussions/4"
     posted = hub.add_comment(thread, "hub-bot", f"Earlier.\n\n{reply_marker(due.comment_id)}")
-    harness.store.release(job.id)
-    again = harness.store.claim(60)
-    assert again is not None and again.posting_at is not None
 
-    await harness.flow.run(again)
+    record = await harness.answer()
 
-    record = harness.store.get(due.comment_id)
-    assert record is not None and (record.status, record.reply_id) == ("done", posted["id"])
+    assert (record.status, record.reply_id) == ("done", posted["id"])
+    assert record.reason == "replied (found on the Hub: posted by an earlier attempt)"
     assert hub.comments == [] and model.requests == []
 
 
-async def test_a_marker_in_someone_elses_comment_does_not_count(
+async def test_a_marker_counts_only_in_a_comment_by_the_bots_account_id(
     harness: Harness, hub: FakeHub
 ) -> None:
     due = mention()
-    harness.store.enqueue(due)
-    job = harness.store.claim(60)
-    assert job is not None
-    harness.store.mark_posting(job.id)
     thread = "/api/models/some-user/some-repo/discussions/4"
-    hub.add_comment(thread, "a-troll", reply_marker(due.comment_id))
-    harness.store.release(job.id)
-    again = harness.store.claim(60)
-    assert again is not None
+    forged = hub.add_comment(thread, "a-troll", reply_marker(due.comment_id))
+    forged["author"]["name"] = "hub-bot"  # the bot's name, but not its account
 
-    await harness.flow.run(again)
+    record = await harness.answer()
 
+    assert record.status == "done" and record.reply_id != forged["id"]
     assert len(hub.comments) == 1
+
+
+async def test_the_bots_own_reply_is_recognised_after_the_account_is_renamed(
+    harness: Harness, hub: FakeHub
+) -> None:
+    due = mention()
+    thread = "/api/models/some-user/some-repo/discussions/4"
+    posted = hub.add_comment(thread, "hub-bot", f"Earlier.\n\n{reply_marker(due.comment_id)}")
+    posted["author"]["name"] = "hub-bot-renamed"
+
+    record = await harness.answer()
+
+    assert (record.status, record.reply_id) == ("done", posted["id"])
+    assert hub.comments == []
 
 
 async def test_a_forced_round_posts_a_fresh_answer_with_its_own_marker(
     harness: Harness, hub: FakeHub
 ) -> None:
     first = await harness.answer()
-    assert harness.store.force("6398872887bfcfb93a306f18")
-    job = harness.store.claim(60)
+    assert await harness.store.force("6398872887bfcfb93a306f18")
+    job = await harness.store.claim(60)
     assert job is not None
 
     await harness.flow.run(job)
@@ -328,30 +330,33 @@ async def test_a_job_whose_process_kept_dying_is_given_up(
     harness: Harness, hub: FakeHub, model: FakeModel
 ) -> None:
     due = mention()
-    harness.store.enqueue(due)
+    await harness.store.enqueue(Enqueue(due))
     for _ in range(2):  # Attempts(max_attempts=1): the second claim is one too many
-        job = harness.store.claim(lease_seconds=-1)
+        job = await harness.store.claim(lease_seconds=-1)
     assert job is not None and job.attempts == 2
 
     await harness.flow.run(job)
 
-    record = harness.store.get(due.comment_id)
+    record = await harness.store.get(due.comment_id)
     assert record is not None and record.status == "dead"
     assert record.reason == "gave up after 1 interrupted attempts"
     assert hub.comments == [] and model.requests == []
 
 
-async def test_an_unreadable_thread_still_gets_an_answer_and_the_record_says_so(
-    harness: Harness, hub: FakeHub
+async def test_an_unreadable_discussion_is_never_answered_blindly(
+    harness: Harness, hub: FakeHub, model: FakeModel
 ) -> None:
+    harness.use_options(ReplyOptions(attempts=Attempts(max_attempts=2, backoff=0)))
     hub.enqueue(Scripted(403, {"error": "Forbidden"}, on="discussion"))
 
     record = await harness.answer()
 
-    assert record.status == "done"
+    assert record.status == "failed"  # transient: tried again later
     assert record.reason is not None
-    assert record.reason.startswith("replied without thread context (Hub: HTTP 403: Forbidden")
-    assert len(hub.comments) == 1
+    assert record.reason.startswith(
+        "Hub: HTTP 403: cannot read the discussion to look for an earlier reply (Forbidden)"
+    )
+    assert hub.comments == [] and model.requests == []
 
 
 async def test_the_failure_notice_can_be_switched_off(

@@ -1,185 +1,270 @@
-"""The job store: dedupe, claims, per-discussion order, leases, migrations."""
+"""The job store, on SQLite and on a real PostgreSQL server, with the same tests: dedupe,
+claims, per-discussion order, leases, reply limits under concurrency, migrations, retention."""
 
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
-from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bot.app import keep_up
+from bot.config import load_settings
 from bot.events import DiscussionRef, Mention
-from bot.schema import MIGRATIONS
-from bot.store import Store
+from bot.store import Enqueue, Store, open_store
+from bot.store.schema import MIGRATIONS
 
+pytestmark = pytest.mark.anyio
 WHERE = DiscussionRef("model", "org/name", 1)
 ELSEWHERE = DiscussionRef("dataset", "org/data", 2)
+Opener = Callable[..., Awaitable[Store]]
 
 
-def mention(comment_id: str, where: DiscussionRef = WHERE) -> Mention:
-    return Mention(comment_id, "u1", "@hub-bot hi", where, "t", False, False)
+def mention(comment_id: str, where: DiscussionRef = WHERE, author: str = "u1") -> Mention:
+    return Mention(comment_id, author, "@hub-bot hi", where, "t", False, False)
 
 
-def test_same_comment_twice_is_one_job(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
+def item(comment_id: str, where: DiscussionRef = WHERE, **more: Any) -> Enqueue:
+    return Enqueue(mention(comment_id, where), **more)
 
-    first = store.enqueue(mention("c1"))
-    second = store.enqueue(replace(mention("c1"), text="redelivered"))
+
+@pytest.fixture
+async def opened(backend: dict[str, str]) -> AsyncIterator[Opener]:
+    """Open stores on the backend under test (several on one database, as replicas would)."""
+    stores: list[Store] = []
+
+    async def open_one(**settings: str) -> Store:
+        env = {**backend, **{k.upper(): str(v) for k, v in settings.items()}}
+        store = await open_store(load_settings(env, env_file=None, required=()))
+        stores.append(store)
+        return store
+
+    yield open_one
+    for store in stores:
+        await store.close()
+
+
+@pytest.fixture
+async def store(opened: Opener) -> Store:
+    return await opened()
+
+
+async def test_same_comment_twice_is_one_job(store: Store) -> None:
+    first = await store.enqueue(item("c1"))
+    second = await store.enqueue(Enqueue(replace(mention("c1"), text="redelivered")))
 
     assert first[0] == "queued"
     assert second == ("duplicate", first[1])
-    assert store.count("queued") == 1
+    assert await store.depth() == 1
 
 
-def test_a_dead_job_is_queued_again_when_redelivered(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    _, job_id = store.enqueue(mention("c1"))
-    job = store.claim(60)
+async def test_a_known_webhook_id_is_a_duplicate_and_a_dead_job_is_queued_again(
+    store: Store,
+) -> None:
+    _, job_id = await store.enqueue(item("c1", webhook_id="w1"))
+
+    assert await store.enqueue(item("c2", webhook_id="w1")) == ("duplicate", job_id)
+    job = await store.claim(60)
     assert job is not None
-    store.finish(job.id, "dead", "model down")
-
-    assert store.enqueue(mention("c1")) == ("queued", job_id)
-    record = store.get("c1")
+    await store.finish(job.id, "dead", "model down")
+    assert await store.enqueue(item("c1")) == ("queued", job_id)
+    record = await store.get("c1")
     assert record is not None and record.status == "queued" and record.reason is None
 
 
-def test_one_discussion_is_served_in_order_while_others_run_in_parallel(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    store.enqueue(mention("a1"))
-    store.enqueue(mention("a2"))
-    store.enqueue(mention("b1", ELSEWHERE))
+async def test_one_discussion_is_served_in_order_while_others_run_in_parallel(
+    store: Store,
+) -> None:
+    await store.enqueue_many([item("a1"), item("a2"), item("b1", ELSEWHERE)])
 
-    first, second, third = store.claim(60), store.claim(60), store.claim(60)
+    first, second, third = [await store.claim(60) for _ in range(3)]
 
     assert first is not None and first.mention.comment_id == "a1"
     assert second is not None and second.mention.comment_id == "b1"
     assert third is None  # a2 waits for a1
-    store.finish(first.id, "done", "replied")
-    after = store.claim(60)
+    await store.finish(first.id, "done", "replied", reply_id="r1")
+    after = await store.claim(60)
     assert after is not None and after.mention.comment_id == "a2"
 
 
-def test_an_expired_lease_is_claimed_again(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    store.enqueue(mention("c1"))
-    crashed = store.claim(lease_seconds=-1)  # its process died; the lease is already over
+async def test_an_expired_lease_is_claimed_again(store: Store) -> None:
+    await store.enqueue(item("c1"))
+    crashed = await store.claim(lease_seconds=-1)  # its process died; the lease is already over
 
-    again = store.claim(60)
+    again = await store.claim(60)
 
     assert crashed is not None and again is not None
     assert again.id == crashed.id
     assert again.attempts == 2
 
 
-def test_a_released_job_is_claimable_at_once_with_its_attempt_given_back(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    store.enqueue(mention("c1"))
-    job = store.claim(60)
+async def test_a_released_job_is_claimable_at_once_with_its_attempt_given_back(
+    store: Store,
+) -> None:
+    await store.enqueue(item("c1"))
+    job = await store.claim(60)
     assert job is not None
 
-    store.release(job.id)
+    await store.release(job.id)
 
-    again = store.claim(60)
+    again = await store.claim(60)
     assert again is not None and again.attempts == 1
 
 
-def test_two_processes_sharing_the_file_never_claim_the_same_job(tmp_path: Path) -> None:
-    one, two = Store.open(tmp_path / "db.sqlite3"), Store.open(tmp_path / "db.sqlite3")
-    for n in range(20):
-        one.enqueue(mention(f"c{n}", DiscussionRef("model", "org/name", n + 1)))
+async def test_stores_sharing_one_database_never_claim_the_same_job(opened: Opener) -> None:
+    replicas = [await opened() for _ in range(3)]
+    await replicas[0].enqueue_many(
+        [item(f"c{n}", DiscussionRef("model", "org/name", n + 1)) for n in range(30)]
+    )
 
-    claimed = [job.id for store in (one, two) * 15 if (job := store.claim(60))]
+    claims = await asyncio.gather(*(replicas[n % 3].claim(60) for n in range(45)))
 
+    claimed = [job.id for job in claims if job]
     assert sorted(claimed) == sorted(set(claimed))
-    assert len(claimed) == 20
+    assert len(claimed) == 30
 
 
-def test_migrations_run_once_and_record_the_version(tmp_path: Path) -> None:
-    path = tmp_path / "db.sqlite3"
-    Store.open(path).enqueue(mention("c1"))
+async def test_reply_limits_hold_exactly_when_claims_race(opened: Opener) -> None:
+    # One author, 20 discussions at once, as four runners on each of two replicas would.
+    replicas = [await opened(replies_per_author_hour=3, replies_per_day=5) for _ in range(2)]
+    await replicas[0].enqueue_many(
+        [item(f"c{n}", DiscussionRef("model", "org/name", n + 1)) for n in range(20)]
+    )
 
-    reopened = Store.open(path)
+    claims = await asyncio.gather(*(replicas[n % 2].claim(60) for n in range(20)))
 
-    assert reopened.count("queued") == 1
-    (version,) = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()
+    allowed = [job for job in claims if job and not job.refused]
+    refused = [job for job in claims if job and job.refused]
+    assert len(allowed) == 3
+    assert len(refused) == 17
+    assert refused[0].refused == "rate limit: 3 replies already (REPLIES_PER_AUTHOR_HOUR=3)"
+    record = await replicas[1].get(refused[0].mention.comment_id)
+    assert record is not None and record.status == "dead"
+    for job in allowed:  # posted: they still count once finished
+        await replicas[0].finish(job.id, "done", "replied", reply_id=f"r{job.id}")
+    await replicas[0].enqueue(item("c-late", DiscussionRef("model", "org/name", 99)))
+    late = await replicas[1].claim(60)
+    assert late is not None and late.refused is not None
+
+
+async def test_a_failed_attempt_gives_its_reservation_back(opened: Opener) -> None:
+    store = await opened(replies_per_day=1)
+    await store.enqueue_many([item("a"), item("b", ELSEWHERE)])
+    first = await store.claim(60)
+    assert first is not None and first.refused is None
+    assert (await store.claim(60)).refused is not None  # type: ignore[union-attr]
+
+    await store.retry_later(first.id, "model: HTTP 503", delay=0)
+
+    again = await store.claim(60)
+    assert again is not None and again.id == first.id and again.refused is None
+
+
+async def test_migrations_run_once_even_when_replicas_start_together(
+    opened: Opener, backend: dict[str, str]
+) -> None:
+    first, *_ = await asyncio.gather(opened(), opened(), opened())
+    await first.enqueue(item("c1"))
+
+    reopened = await opened()
+
+    assert await reopened.depth() == 1
+    version = await reopened._run(_schema_version(reopened.dialect))
     assert version == len(MIGRATIONS)
 
 
-def test_finished_jobs_past_retention_are_pruned_and_unfinished_ones_kept(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    store.enqueue(mention("old"), webhook_id="w-old")
-    store.enqueue(mention("waiting", ELSEWHERE))
-    job = store.claim(60)
+def _schema_version(dialect: str) -> Any:
+    from bot.store.queries import one
+
+    row = yield one(
+        "PRAGMA user_version" if dialect == "sqlite" else "SELECT version FROM schema_version"
+    )
+    return int(row[0])
+
+
+async def test_finished_jobs_past_retention_are_pruned_and_unfinished_ones_kept(
+    store: Store,
+) -> None:
+    await store.enqueue(item("old", webhook_id="w-old"))
+    await store.enqueue(item("waiting", ELSEWHERE))
+    job = await store.claim(60)
     assert job is not None and job.mention.comment_id == "old"
-    store.finish(job.id, "done", "replied")
+    await store.finish(job.id, "done", "replied", reply_id="r1")
 
-    assert store.prune(finished_before=time.time() - 60) == 0
-    assert store.prune(finished_before=time.time() + 1) == 1
+    assert await store.prune(finished_before=time.time() - 60) == 0
+    assert await store.prune(finished_before=time.time() + 1) == 1
 
-    assert store.get("old") is None
-    assert store.redeliver("w-old") is None
-    assert store.get("waiting") is not None
+    assert await store.get("old") is None
+    assert (await store.enqueue(item("again", webhook_id="w-old")))[0] == "queued"
+    assert await store.get("waiting") is not None
 
 
-def test_force_starts_a_new_round_even_for_an_answered_comment(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    store.enqueue(mention("c1"))
-    job = store.claim(60)
+async def test_force_starts_a_new_round_by_comment_id_or_job_number(store: Store) -> None:
+    _, job_id = await store.enqueue(item("c1"))
+    job = await store.claim(60)
     assert job is not None and job.round == 0
-    store.mark_posting(job.id)
-    store.finish(job.id, "done", "replied", reply_id="r1")
+    await store.finish(job.id, "done", "replied", reply_id="r1")
 
-    assert store.force("c1") is True
-    assert store.force("unknown") is False
+    forced = await store.force(str(job_id))
+    assert forced is not None and forced.comment_id == "c1"
+    assert await store.force("unknown") is None
 
-    again = store.claim(60)
+    again = await store.claim(60)
     assert again is not None
-    assert (again.round, again.attempts, again.posting_at) == (1, 1, None)
+    assert (again.round, again.attempts) == (1, 1)
 
 
-def test_a_failed_job_waits_for_its_time(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    store.enqueue(mention("c1"))
-    job = store.claim(60)
+async def test_requeue_takes_a_job_number_or_a_comment_id(store: Store) -> None:
+    _, job_id = await store.enqueue(item("c1"))
+    job = await store.claim(60)
+    assert job is not None
+    await store.finish(job.id, "dead", "model down")
+
+    found = await store.requeue(str(job_id))
+
+    assert found is not None and found.status == "dead"  # as it was
+    record = await store.get("c1")
+    assert record is not None and record.status == "queued"
+
+
+async def test_a_failed_job_waits_for_its_time(store: Store) -> None:
+    await store.enqueue(item("c1"))
+    job = await store.claim(60)
     assert job is not None
 
-    store.retry_later(job.id, "model: HTTP 503", delay=3600)
+    await store.retry_later(job.id, "model: HTTP 503", delay=3600)
 
-    assert store.claim(60) is None
-    record = store.get("c1")
+    assert await store.claim(60) is None
+    record = await store.get("c1")
     assert record is not None and (record.status, record.reason) == ("failed", "model: HTTP 503")
 
 
-def test_queue_cap_refuses_only_new_comments(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    store.enqueue(mention("c1"))
+async def test_queue_cap_refuses_only_new_comments(store: Store) -> None:
+    await store.enqueue(item("c1"))
 
-    assert store.enqueue(mention("c2"), max_depth=1) == ("full", 0)
-    assert store.enqueue(mention("c1"), max_depth=1)[0] == "duplicate"
+    assert await store.enqueue(item("c2", max_depth=1)) == ("full", 0)
+    assert (await store.enqueue(item("c1", max_depth=1)))[0] == "duplicate"
 
 
-@pytest.mark.anyio
-async def test_upkeep_prunes_old_jobs_and_writes_buffered_history(tmp_path: Path) -> None:
-    store = Store.open(tmp_path / "db.sqlite3")
-    store.enqueue(mention("old"))
-    job = store.claim(60)
+async def test_upkeep_prunes_old_jobs_and_writes_buffered_history(store: Store) -> None:
+    await store.enqueue(item("old"))
+    job = await store.claim(60)
     assert job is not None
-    store.finish(job.id, "done", "replied")
-    store.history.record("w1", "discussion/create", None, 200, "ignored", "no mention", None)
-    other = sqlite3.connect(tmp_path / "db.sqlite3")  # sees only what was committed
+    await store.finish(job.id, "done", "replied", reply_id="r1")
+    store.record_delivery("w1", "discussion/create", None, 200, "ignored", "no mention", None)
 
-    upkeep = asyncio.create_task(keep_up(store, retention=-1))  # everything finished is old
+    upkeep = asyncio.create_task(keep_up(store, -1, lambda: None))  # all finished jobs are old
     try:
-        for _ in range(200):
-            logged = other.execute("SELECT COUNT(*) FROM delivery_log").fetchone()[0]
-            if store.get("old") is None and logged == 1:
+        for _ in range(500):
+            if await store.get("old") is None and not store._pending:
                 break
             await asyncio.sleep(0.01)
     finally:
         upkeep.cancel()
 
-    assert store.get("old") is None
-    assert other.execute("SELECT outcome FROM delivery_log").fetchall() == [("ignored",)]
+    assert await store.get("old") is None
+    [logged] = await store.deliveries()
+    assert (logged.delivery, logged.outcome) == ("w1", "ignored")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from bot.thread import earlier_comments, find_marked, parse_events, trigger_author
+from tests.fakes import BOT_ID
 
 TRIGGER = "c" * 24
 
@@ -17,7 +18,10 @@ def event(
         "id": event_id,
         "type": kind,
         "createdAt": created,
-        "author": {"name": author},
+        "author": {
+            "_id": BOT_ID if author == "hub-bot" else f"{abs(hash(author)):024x}"[:24],
+            "name": author,
+        },
         "data": {"hidden": hidden, "latest": {"raw": text, "updatedAt": updated or created}},
     }
 
@@ -45,7 +49,7 @@ LATE = datetime(2030, 1, 1, tzinfo=UTC)
 
 
 def test_earlier_comments_leave_out_hidden_later_and_later_edited_ones() -> None:
-    comments = parse_events(DETAILS, "hub-bot")
+    comments = parse_events(DETAILS, BOT_ID)
 
     kept = earlier_comments(comments, TRIGGER, LATE, budget=10_000)
 
@@ -57,7 +61,7 @@ def test_earlier_comments_leave_out_hidden_later_and_later_edited_ones() -> None
 
 
 def test_the_budget_keeps_the_newest_comments() -> None:
-    comments = parse_events(DETAILS, "hub-bot")
+    comments = parse_events(DETAILS, BOT_ID)
 
     kept = earlier_comments(comments, TRIGGER, LATE, budget=len("An answer.") + 5)
 
@@ -65,7 +69,7 @@ def test_the_budget_keeps_the_newest_comments() -> None:
 
 
 def test_without_the_trigger_in_the_events_the_delivery_time_is_the_cutoff() -> None:
-    comments = parse_events(DETAILS, "hub-bot")
+    comments = parse_events(DETAILS, BOT_ID)
     received = datetime(2026, 11, 20, 11, 30, tzinfo=UTC)
 
     kept = earlier_comments(comments, "unknown", received, budget=10_000)
@@ -74,7 +78,7 @@ def test_without_the_trigger_in_the_events_the_delivery_time_is_the_cutoff() -> 
 
 
 def test_the_trigger_author_and_the_bots_marked_reply_are_found() -> None:
-    comments = parse_events(DETAILS, "hub-bot")
+    comments = parse_events(DETAILS, BOT_ID)
 
     assert trigger_author(comments, TRIGGER) == "carol"
     assert find_marked(comments, "<!-- hub-discussion-bot reply-to:a1 -->") == "b1"
@@ -82,5 +86,5 @@ def test_the_trigger_author_and_the_bots_marked_reply_are_found() -> None:
 
 
 def test_malformed_answers_give_no_comments() -> None:
-    assert parse_events({"events": "nope"}, "hub-bot") == []
-    assert parse_events(["not", "a", "dict"], "hub-bot") == []
+    assert parse_events({"events": "nope"}, BOT_ID) == []
+    assert parse_events(["not", "a", "dict"], BOT_ID) == []

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from bot.config import Settings
 from tests.conftest import WEBHOOK_SECRET, deliver, load_payload
 from tests.fakes import FakeHub
 
 MENTION = load_payload("comment_create_mention")
+
+
+def jobs_in(settings: Settings) -> int:
+    """Jobs in the bot's database, read as another process would."""
+    with contextlib.closing(sqlite3.connect(settings.database_path)) as db:
+        return int(db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])
 
 
 def test_mention_is_queued_and_answered_in_the_background(
@@ -42,7 +51,7 @@ def test_missing_secret_is_401_before_the_body_is_read(client: httpx.Client) -> 
     ids=["other", "longer", "shorter", "non-ascii"],
 )
 def test_wrong_secret_is_403_and_nothing_is_queued(
-    client: httpx.Client, hub: FakeHub, secret: bytes
+    client: httpx.Client, settings: Settings, secret: bytes
 ) -> None:
     response = client.post(
         "/webhook", content=json.dumps(MENTION), headers=[(b"x-webhook-secret", secret)]
@@ -50,7 +59,7 @@ def test_wrong_secret_is_403_and_nothing_is_queued(
 
     assert response.status_code == 403
     assert response.json() == {"error": "wrong webhook secret"}
-    assert client.get("/health").json()["queued"] == 0
+    assert jobs_in(settings) == 0
 
 
 def test_secret_may_come_in_the_query_string(client: httpx.Client) -> None:
@@ -164,14 +173,14 @@ def test_comment_event_without_a_comment_is_422(client: httpx.Client) -> None:
     ],
 )
 def test_authentic_events_we_do_not_answer_are_200_ignored(
-    client: httpx.Client, hub: FakeHub, fixture: str, reason: str
+    client: httpx.Client, settings: Settings, fixture: str, reason: str
 ) -> None:
     response = deliver(client, load_payload(fixture))
 
     assert response.status_code == 200
     assert response.json()["status"] == "ignored"
     assert reason in response.json()["reason"]
-    assert client.get("/health").json()["queued"] == 0
+    assert jobs_in(settings) == 0
 
 
 def test_unknown_scope_and_action_are_ignored_not_refused(client: httpx.Client) -> None:
@@ -212,4 +221,9 @@ def test_health_reports_the_bot(client: httpx.Client) -> None:
     response = client.get("/health")
 
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "bot": "hub-bot", "queued": 0}
+    assert response.json() == {
+        "status": "ok",
+        "store": "ok",
+        "bot": "hub-bot",
+        "unfinished_jobs": 0,
+    }

@@ -194,14 +194,16 @@ class FakeHub(Recorder):
             return JSONResponse(UNAUTHORISED, 401)
         if request.path_params["kind"] not in ("models", "datasets", "spaces"):
             return JSONResponse({"error": "Not Found"}, 404)
-        if scripted := self.next_scripted("comment"):
-            return scripted.response()
+        scripted = self.next_scripted("comment")
         text = entry.body.get("comment") if isinstance(entry.body, dict) else None
         if not isinstance(text, str) or not 1 <= len(text) <= 65536:
             return JSONResponse({"error": "comment must be 1 to 65536 characters"}, 400)
+        if scripted and scripted.status >= 300:
+            return scripted.response()  # refused: nothing was posted
         thread = request.url.path.removesuffix("/comment")
         event = self.add_comment(thread, BOT_NAME, text)
-        return JSONResponse({"newMessage": event}, 201)
+        # A scripted 2xx is a comment posted with a garbled or lost answer.
+        return scripted.response() if scripted else JSONResponse({"newMessage": event}, 201)
 
     async def discussion(self, request: Request) -> Response:
         await self.record(request)

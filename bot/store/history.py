@@ -1,0 +1,76 @@
+"""What happened, for operators: every authentic delivery with its outcome, and job listings.
+
+Read by the status page and `python -m bot jobs`. Nothing here holds comment text, and a
+private repo's name is never written: it is stored as NULL and shown as "private repo".
+Delivery rows are a log, not the durable record of a mention (that is the job), so the store
+buffers them and writes many in one transaction a few times a second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from bot.store.jobs import BY_KEY
+from bot.store.queries import Transaction, many, one, rows
+from bot.store.records import JOB_STATUSES, DeliveryRecord, JobSummary
+
+DeliveryRow = tuple[float, str, str | None, str | None, int, str, str | None, int | None]
+_JOB_COLUMNS = (
+    "id, comment_id, discussion_key, status, attempts, round, reply_id, reason,"
+    " created_at, updated_at"
+)
+_DELIVERY_COLUMNS = "received_at, delivery, event, repo, status, outcome, reason, job_id"
+
+
+def record_deliveries(batch: Sequence[DeliveryRow]) -> Transaction[None]:
+    names = ("received_at", "delivery", "event", "repo", "status", "outcome", "reason", "job_id")
+    yield many(
+        f"INSERT INTO delivery_log ({_DELIVERY_COLUMNS})"  # noqa: S608 - fixed columns
+        " VALUES (:received_at, :delivery, :event, :repo, :status, :outcome, :reason, :job_id)",
+        [dict(zip(names, row, strict=True)) for row in batch],
+    )
+
+
+def deliveries(limit: int = 20, job_id: int | None = None) -> Transaction[list[DeliveryRecord]]:
+    found = yield rows(
+        f"SELECT {_DELIVERY_COLUMNS} FROM delivery_log"  # noqa: S608 - fixed columns
+        " WHERE CAST(:job_id AS BIGINT) IS NULL OR job_id = :job_id ORDER BY id DESC LIMIT :limit",
+        job_id=job_id,
+        limit=limit,
+    )
+    return [DeliveryRecord(*row) for row in found]
+
+
+def jobs(limit: int = 20, status: str | None = None) -> Transaction[list[JobSummary]]:
+    found = yield rows(
+        f"SELECT {_JOB_COLUMNS} FROM jobs"  # noqa: S608 - fixed columns
+        " WHERE CAST(:status AS TEXT) IS NULL OR status = :status"
+        " ORDER BY updated_at DESC, id DESC LIMIT :limit",
+        status=status,
+        limit=limit,
+    )
+    return [JobSummary(*row) for row in found]
+
+
+def job(key: str) -> Transaction[JobSummary | None]:
+    """A job by its number or by the id of the comment it answers."""
+    row = yield one(
+        f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {BY_KEY} ORDER BY id LIMIT 1",  # noqa: S608
+        key=key,
+    )
+    return JobSummary(*row) if row else None
+
+
+def job_counts() -> Transaction[dict[str, int]]:
+    found = yield rows("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+    counts: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
+    counts.update({status: int(n) for status, n in found})
+    return counts
+
+
+def delivery_counts(since: float) -> Transaction[dict[str, int]]:
+    found = yield rows(
+        "SELECT outcome, COUNT(*) FROM delivery_log WHERE received_at >= :since GROUP BY outcome",
+        since=since,
+    )
+    return {outcome: int(n) for outcome, n in found}

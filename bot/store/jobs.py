@@ -1,0 +1,312 @@
+"""The rules of the job queue, written once for both backends (see `queries`).
+
+A job moves queued -> running (under a lease that expires) -> done, or failed (tried again
+after `not_before`) -> dead once its attempts are spent. The comment id is unique and each
+`Webhook-Id` maps to its job, so a redelivered mention finds its row instead of making a
+second one. A claim takes the oldest claimable job whose discussion has nothing earlier
+unfinished and nothing running, so one discussion is answered one mention at a time, in
+order; a running job whose lease ran out is claimable again, which is how work survives a
+crash. Reply limits are counted, and the claimed job's reply reserved, in the claim's own
+transaction, so jobs running at once cannot overshoot a limit together.
+
+On PostgreSQL every claim first takes one advisory lock, so claims from several replicas
+take turns (each is a few milliseconds); on SQLite `BEGIN IMMEDIATE` does the same.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from bot.store.queries import Transaction, one, run
+from bot.store.records import (
+    Enqueue,
+    EnqueueOutcome,
+    Job,
+    JobRecord,
+    Limits,
+    dump_mention,
+    load_mention,
+)
+
+HOUR, DAY = 3600.0, 86400.0
+CLAIM_LOCK = 7_420_031  # pg_advisory_xact_lock key: "claims take turns"
+NEW_JOB_CHANNEL = "bot_jobs"  # PostgreSQL NOTIFY channel: a wake-up, never the only signal
+BY_KEY = "(comment_id = :key OR CAST(id AS TEXT) = :key)"  # a job number or a comment id
+_UNFINISHED = "('queued', 'running', 'failed')"
+
+_CLAIM = """
+UPDATE jobs
+SET status = 'running', lease_until = :lease_until, attempts = attempts + 1, updated_at = :now
+WHERE id = (
+    SELECT j.id FROM jobs AS j
+    WHERE (
+        (j.status IN ('queued', 'failed') AND j.not_before <= :now)
+        OR (j.status = 'running' AND j.lease_until < :now)
+    )
+    AND (CAST(:job_id AS BIGINT) IS NULL OR j.id = :job_id)
+    AND NOT EXISTS (
+        SELECT 1 FROM jobs AS e
+        WHERE e.discussion_key = j.discussion_key AND e.id < j.id
+          AND e.status IN ('queued', 'running', 'failed')
+    )
+    AND NOT EXISTS (
+        SELECT 1 FROM jobs AS r
+        WHERE r.discussion_key = j.discussion_key AND r.id <> j.id
+          AND r.status = 'running' AND r.lease_until >= :now
+    )
+    ORDER BY j.id
+    LIMIT 1
+    {lock}
+)
+RETURNING id, mention, attempts, round, discussion_key, author_id
+"""
+CLAIM_SQL = {
+    "sqlite": _CLAIM.replace("{lock}", ""),
+    "postgres": _CLAIM.replace("{lock}", "FOR UPDATE OF j SKIP LOCKED"),
+}
+# Replies that count against each limit: posted within the window, or being written now.
+_LIMIT_COUNTS = """
+SELECT
+    COALESCE(SUM(CASE WHEN discussion_key = :discussion
+                       AND (status = 'running' OR replied_at >= :hour_ago) THEN 1 ELSE 0 END), 0),
+    COALESCE(SUM(CASE WHEN author_id = :author
+                       AND (status = 'running' OR replied_at >= :hour_ago) THEN 1 ELSE 0 END), 0),
+    COUNT(*)
+FROM jobs WHERE id <> :id AND (status = 'running' OR replied_at >= :day_ago)
+"""
+_DEPTH = f"SELECT COUNT(*) FROM jobs WHERE status IN {_UNFINISHED}"  # noqa: S608 - fixed text
+
+
+@dataclass
+class DepthCount:
+    """The queue depth for backpressure. Counting is O(queue), so the count is kept and this
+    process's inserts added to it; it is counted again when it nears the cap (where being
+    exact matters), or after `max_age` seconds (to see other processes' inserts and claims)."""
+
+    count: int = 0
+    counted_at: float = float("-inf")
+    max_age: float = 5.0
+
+    def current(self, cap: int, now: float) -> Transaction[int]:
+        if self.count >= cap * 0.9 or now - self.counted_at > self.max_age:
+            (counted,) = yield one(_DEPTH)
+            self.count, self.counted_at = int(counted), now
+        return self.count
+
+
+def notify(dialect: str) -> Transaction[None]:
+    if dialect == "postgres":  # delivered on commit, to every replica that listens
+        yield one(f"SELECT pg_notify('{NEW_JOB_CHANNEL}', '')")
+
+
+def enqueue_many(
+    dialect: str, items: list[Enqueue], now: float, depth: DepthCount
+) -> Transaction[list[tuple[EnqueueOutcome, int]]]:
+    """Record due replies. A comment (or Webhook-Id) seen before is a duplicate unless it
+    failed; a new one is refused ("full", id 0) when its queue cap is reached."""
+    results = []
+    for item in items:
+        results.append((yield from _enqueue(item, now, depth)))
+    if any(outcome == "queued" for outcome, _ in results):
+        yield from notify(dialect)
+    return results
+
+
+def _enqueue(
+    item: Enqueue, now: float, depth: DepthCount
+) -> Transaction[tuple[EnqueueOutcome, int]]:
+    mention, webhook_id = item.mention, item.webhook_id
+    if webhook_id:
+        known = yield one(
+            "SELECT jobs.id, jobs.status FROM deliveries JOIN jobs ON jobs.id = deliveries.job_id"
+            " WHERE deliveries.webhook_id = :webhook_id",
+            webhook_id=webhook_id,
+        )
+        if known:
+            return (yield from _redeliver(int(known[0]), known[1], now))
+    known = yield one("SELECT id, status FROM jobs WHERE comment_id = :c", c=mention.comment_id)
+    if known:
+        outcome, job_id = yield from _redeliver(int(known[0]), known[1], now)
+    elif item.max_depth is not None and (yield from depth.current(item.max_depth, now)) >= (
+        item.max_depth
+    ):
+        return "full", 0
+    else:
+        (inserted,) = yield one(
+            "INSERT INTO jobs (comment_id, discussion_key, author_id, mention, status,"
+            " not_before, created_at, updated_at) VALUES (:comment, :discussion, :author,"
+            " :mention, 'queued', :now, :now, :now) RETURNING id",
+            comment=mention.comment_id,
+            discussion=mention.where.key,
+            author=mention.author_id,
+            mention=dump_mention(mention),
+            now=now,
+        )
+        outcome, job_id = "queued", int(inserted)
+        depth.count += 1
+    if webhook_id:
+        yield run(
+            "INSERT INTO deliveries (webhook_id, job_id, received_at)"
+            " VALUES (:webhook_id, :job_id, :now) ON CONFLICT DO NOTHING",
+            webhook_id=webhook_id,
+            job_id=job_id,
+            now=now,
+        )
+    return outcome, job_id
+
+
+def _redeliver(job_id: int, status: str, now: float) -> Transaction[tuple[EnqueueOutcome, int]]:
+    # A replay after a failure is a request to try again, at once.
+    if status not in ("failed", "dead"):
+        return "duplicate", job_id
+    yield run(
+        "UPDATE jobs SET status = 'queued', attempts = 0, not_before = :now, reason = NULL,"
+        " updated_at = :now WHERE id = :id",
+        now=now,
+        id=job_id,
+    )
+    return "queued", job_id
+
+
+def requeue(dialect: str, key: str, now: float) -> Transaction[JobRecord | None]:
+    """Queue a failed or dead job again, as a replay would; the job as it was, or None."""
+    found = yield from get(key)
+    if found and (yield from _redeliver(found.id, found.status, now))[0] == "queued":
+        yield from notify(dialect)
+    return found
+
+
+def force(dialect: str, key: str, now: float) -> Transaction[JobRecord | None]:
+    """Queue a fresh answer to a job's comment, even one already answered (not while it runs)."""
+    found = yield from get(key)
+    if found and found.status != "running":
+        yield run(
+            "UPDATE jobs SET status = 'queued', attempts = 0, not_before = :now, reason = NULL,"
+            " posting_at = NULL, lease_until = NULL, round = round + 1, updated_at = :now"
+            " WHERE id = :id",
+            now=now,
+            id=found.id,
+        )
+        yield from notify(dialect)
+    return found
+
+
+def claim(
+    dialect: str, now: float, lease: float, limits: Limits, job_id: int | None = None
+) -> Transaction[Job | None]:
+    """The oldest claimable job (or that one job), now running under a lease; given up at
+    once, with the reason, when its reply would break a limit."""
+    if dialect == "postgres":
+        yield one("SELECT pg_advisory_xact_lock(:key)", key=CLAIM_LOCK)
+    row = yield one(CLAIM_SQL[dialect], now=now, lease_until=now + lease, job_id=job_id)
+    if row is None:
+        return None
+    claimed, mention, attempts, round_, discussion, author = row
+    job = Job(int(claimed), load_mention(mention), int(attempts), int(round_))
+    if job.round or not limits:
+        return job  # a forced round is an operator's explicit request: no limit applies
+    counts = yield one(
+        _LIMIT_COUNTS,
+        id=job.id,
+        discussion=discussion,
+        author=author,
+        hour_ago=now - HOUR,
+        day_ago=now - DAY,
+    )
+    refusal = _over_limit(limits, counts)
+    if refusal is None:
+        return job
+    yield from finish(job.id, "dead", refusal, None, now)
+    return replace(job, refused=refusal)
+
+
+def _over_limit(limits: Limits, counts: tuple[int, int, int]) -> str | None:
+    checks = (
+        (limits.per_discussion_hour, counts[0], "REPLIES_PER_DISCUSSION_HOUR"),
+        (limits.per_author_hour, counts[1], "REPLIES_PER_AUTHOR_HOUR"),
+        (limits.per_day, counts[2], "REPLIES_PER_DAY"),
+    )
+    for limit, used, name in checks:
+        if limit and used >= limit:
+            return f"rate limit: {used} replies already ({name}={limit})"
+    return None
+
+
+def renew(job_id: int, lease: float, now: float) -> Transaction[None]:
+    yield run(
+        "UPDATE jobs SET lease_until = :until, updated_at = :now"
+        " WHERE id = :id AND status = 'running'",
+        until=now + lease,
+        now=now,
+        id=job_id,
+    )
+
+
+def release(job_id: int, now: float) -> Transaction[None]:
+    """Give a running job back to the queue, as if it had never been claimed."""
+    yield run(
+        "UPDATE jobs SET status = 'queued', lease_until = NULL, attempts = attempts - 1,"
+        " updated_at = :now WHERE id = :id AND status = 'running'",
+        now=now,
+        id=job_id,
+    )
+
+
+def finish(
+    job_id: int, status: str, reason: str, reply_id: str | None, now: float
+) -> Transaction[None]:
+    yield run(
+        "UPDATE jobs SET status = :status, reason = :reason, reply_id = :reply_id,"
+        " lease_until = NULL, updated_at = :now,"
+        " replied_at = CASE WHEN :status = 'done' AND CAST(:reply_id AS TEXT) IS NOT NULL"
+        " THEN :now"
+        " ELSE replied_at END WHERE id = :id",
+        status=status,
+        reason=reason[:500],
+        reply_id=reply_id,
+        now=now,
+        id=job_id,
+    )
+
+
+def retry_later(job_id: int, reason: str, delay: float, now: float) -> Transaction[None]:
+    yield run(
+        "UPDATE jobs SET status = 'failed', reason = :reason, not_before = :later,"
+        " lease_until = NULL, updated_at = :now WHERE id = :id",
+        reason=reason[:500],
+        later=now + delay,
+        now=now,
+        id=job_id,
+    )
+
+
+def get(key: str) -> Transaction[JobRecord | None]:
+    """A job by the id of the comment it answers, or by its number."""
+    row = yield one(
+        "SELECT id, comment_id, discussion_key, status, attempts, reply_id, reason"  # noqa: S608
+        f" FROM jobs WHERE {BY_KEY} ORDER BY id LIMIT 1",
+        key=key,
+    )
+    return JobRecord(int(row[0]), *row[1:]) if row else None
+
+
+def count_depth() -> Transaction[int]:
+    (n,) = yield one(_DEPTH)
+    return int(n)
+
+
+def oldest_unfinished_age(now: float) -> Transaction[float]:
+    (oldest,) = yield one(f"SELECT MIN(created_at) FROM jobs WHERE status IN {_UNFINISHED}")  # noqa: S608
+    return max(0.0, now - oldest) if oldest is not None else 0.0
+
+
+def prune(finished_before: float) -> Transaction[int]:
+    """Delete finished jobs (and their deliveries) last touched before the cutoff."""
+    old = "SELECT id FROM jobs WHERE status IN ('done', 'dead') AND updated_at < :cutoff"
+    yield run(f"DELETE FROM deliveries WHERE job_id IN ({old})", cutoff=finished_before)  # noqa: S608
+    pruned = yield run(
+        "DELETE FROM jobs WHERE status IN ('done', 'dead') AND updated_at < :cutoff",
+        cutoff=finished_before,
+    )
+    yield run("DELETE FROM delivery_log WHERE received_at < :cutoff", cutoff=finished_before)
+    return int(pruned)

@@ -1,0 +1,121 @@
+"""PostgreSQL, for state that outlives the process's disk (a Space, a Hub Job) and for several
+replicas sharing the work: `DATABASE_URL=postgresql://user:password@host:port/db`.
+
+asyncpg (see the commit that brought it) runs each transaction on a pooled connection. Claims
+lock the job row with `FOR UPDATE SKIP LOCKED` and take turns on an advisory lock (see `jobs`).
+A new job is announced with NOTIFY; each process LISTENs on a connection of its own and wakes
+its worker, and polling (the worker's, every second) covers whatever a connection pooler or a
+dropped connection loses. Every call has a deadline; the password never leaves this module.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from typing import Any, TypeAlias, TypeVar
+from urllib.parse import urlsplit
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from bot.errors import StoreUnavailable
+from bot.store.jobs import NEW_JOB_CHANNEL
+from bot.store.queries import Query, Transaction, drive_async, postgres_sql
+from bot.store.schema import migrate
+
+T = TypeVar("T")
+CONNECT_TIMEOUT = 5.0
+COMMAND_TIMEOUT = 10.0
+Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
+FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+
+def shown_url(url: str) -> str:
+    """`PostgreSQL at host:port/db`: where, never who or with what password."""
+    parts = urlsplit(url)
+    port = f":{parts.port}" if parts.port else ""
+    return f"PostgreSQL at {parts.hostname or 'localhost'}{port}{parts.path or '/'}"
+
+
+class PostgresDriver:
+    dialect = "postgres"
+
+    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+        self._url = url
+        self._pool = pool
+        self._listener: asyncpg.Connection | None = None
+        self.where = shown_url(url)
+
+    @classmethod
+    async def open(cls, url: str, pool_size: int) -> PostgresDriver:
+        try:
+            pool = await asyncpg.create_pool(
+                url,
+                min_size=1,
+                max_size=pool_size,
+                timeout=CONNECT_TIMEOUT,
+                command_timeout=COMMAND_TIMEOUT,
+            )
+        except FAILURES as exc:
+            raise StoreUnavailable(f"{shown_url(url)}: {_described(exc)}") from None
+        except ValueError:  # asyncpg could not read the URL
+            raise StoreUnavailable(f"{shown_url(url)}: not a PostgreSQL URL") from None
+        driver = cls(url, pool)
+        await driver.run(migrate("postgres"), write=True)
+        return driver
+
+    async def run(self, transaction: Transaction[T], write: bool) -> T:
+        try:
+            async with (
+                self._pool.acquire(timeout=CONNECT_TIMEOUT) as connection,
+                connection.transaction(),
+            ):
+
+                async def execute(query: Query) -> Any:
+                    return await _execute(connection, query)
+
+                return await drive_async(transaction, execute)
+        except FAILURES as exc:
+            raise StoreUnavailable(f"{self.where}: {_described(exc)}") from None
+
+    async def maintain(self, wake: Callable[[], None]) -> None:
+        """Keep a LISTEN connection open, so NOTIFY wakes this process's worker; reconnect
+        after the server restarts. Failing here only means waiting for the next poll."""
+        if self._listener is not None and not self._listener.is_closed():
+            return
+        try:
+            listener = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
+            await listener.add_listener(NEW_JOB_CHANNEL, lambda *_: wake())
+        except FAILURES as exc:
+            raise StoreUnavailable(f"{self.where}: LISTEN: {_described(exc)}") from None
+        self._listener = listener
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            with contextlib.suppress(*FAILURES):
+                await asyncio.wait_for(self._listener.close(), CONNECT_TIMEOUT)
+        with contextlib.suppress(*FAILURES):
+            await asyncio.wait_for(self._pool.close(), CONNECT_TIMEOUT)
+
+
+async def _execute(connection: Connection, query: Query) -> Any:
+    sql, names = postgres_sql(query.sql)
+    if query.fetch == "many":
+        await connection.executemany(sql, [[p[n] for n in names] for p in query.batch])
+        return len(query.batch)
+    args = [query.params[name] for name in names]
+    if query.fetch == "one":
+        row = await connection.fetchrow(sql, *args)
+        return tuple(row) if row is not None else None
+    if query.fetch == "all":
+        return [tuple(row) for row in await connection.fetch(sql, *args)]
+    status = await connection.execute(sql, *args)  # such as "UPDATE 1"
+    last = status.rsplit(" ", 1)[-1]
+    return int(last) if last.isdigit() else 0
+
+
+def _described(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError):
+        return "timed out"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
