@@ -15,7 +15,7 @@ from bot.events import Identity
 from bot.prompts import Prompts
 from bot.routing import Route
 from bot.upstream import RetryPolicy
-from tests.botprocess import ROOT, WEBHOOK_SECRET, Fakes
+from tests.botprocess import ROOT, WEBHOOK_SECRET, BotProcess, Fakes
 from tests.fakes import BOT_ID, BOT_NAME, TOKEN, FakeHub, FakeModel, serve_in_thread
 from tests.postgres import PostgresServer, running_server
 
@@ -99,6 +99,15 @@ def fakes() -> Iterator[Fakes]:
     hub, model = FakeHub(), FakeModel()
     with serve_in_thread(hub.app) as hub_url, serve_in_thread(model.app) as model_url:
         yield Fakes(hub, hub_url, model, model_url)
+
+
+@pytest.fixture
+def bots() -> Iterator[list[BotProcess]]:
+    """Bot processes a test starts; whatever is still running at the end is killed."""
+    started: list[BotProcess] = []
+    yield started
+    for bot in started:
+        bot.stop()
 
 
 @pytest.fixture

@@ -6,11 +6,9 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.botprocess import BotProcess, Fakes, bot_environment, eventually, start_bot, wait_healthy
 from tests.conftest import mention_in
@@ -18,14 +16,6 @@ from tests.fakes import Scripted
 from tests.faults import FaultyProxy
 
 SLOW_CLIENTS = 300
-
-
-@pytest.fixture
-def bots(tmp_path: Path) -> Iterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        bot.stop()
 
 
 def test_slow_clients_do_not_stop_deliveries_and_are_closed_after_the_header_timeout(

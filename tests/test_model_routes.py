@@ -3,10 +3,7 @@ is found at startup, or the bot says plainly that nothing serves it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from tests.botprocess import (
     BotProcess,
@@ -21,14 +18,6 @@ from tests.conftest import load_payload
 from tests.fakes import Scripted
 
 MENTION = load_payload("comment_create_mention")
-
-
-@pytest.fixture
-def bots() -> Iterator[list[BotProcess]]:
-    started: list[BotProcess] = []
-    yield started
-    for bot in started:
-        bot.stop()
 
 
 def answer_one(tmp_path: Path, fakes: Fakes, bots: list[BotProcess], **settings: str) -> str:

@@ -43,6 +43,7 @@ class FakeModel(Recorder):
         self.gone = False  # answer 410 to everything, as the retired api-inference host does
         self.gate = threading.Event()
         self.gate.set()
+        self.held = 0  # requests waiting at the gate right now
         self.app = Starlette(
             routes=[
                 Route("/{path:path}", self._generate, methods=["POST"]),
@@ -71,8 +72,11 @@ class FakeModel(Recorder):
     async def _generate(self, request: Request) -> Response:
         entry = await self.record(request)
         if not self.gate.is_set():
+            self.held += 1
+            self.changed()
             # Bounded, so a test that forgets to release cannot hang the fake's shutdown.
             await asyncio.to_thread(self.gate.wait, 30)
+            self.held -= 1
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.gone:

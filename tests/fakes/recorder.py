@@ -69,6 +69,11 @@ class Recorder:
     def enqueue(self, *answers: Scripted) -> None:
         self.script.extend(answers)
 
+    def changed(self) -> None:
+        """Wake whoever waits in `wait_until`, for a change other than a new request."""
+        with self._changed:
+            self._changed.notify_all()
+
     def wait_until(self, predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
         """Block until `predicate` holds after some request, or the deadline passes."""
         with self._changed:
