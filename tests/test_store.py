@@ -16,6 +16,7 @@ from bot.config import load_settings
 from bot.events import DiscussionRef, Mention
 from bot.store import Enqueue, Store, open_store
 from bot.store.schema import MIGRATIONS
+from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.anyio
 WHERE = DiscussionRef("model", "org/name", 1)
@@ -268,3 +269,19 @@ async def test_upkeep_prunes_old_jobs_and_writes_buffered_history(store: Store) 
     assert await store.get("old") is None
     [logged] = await store.deliveries()
     assert (logged.delivery, logged.outcome) == ("w1", "ignored")
+
+
+async def test_a_new_job_wakes_the_other_replicas_on_postgres(postgres: PostgresServer) -> None:
+    # (SQLite has no NOTIFY: other processes on the file find new jobs by polling.)
+    settings = load_settings({"DATABASE_URL": postgres.new_database()}, env_file=None, required=())
+    listener, writer = await open_store(settings), await open_store(settings)
+    try:
+        woken = asyncio.Event()
+        await listener.maintain(woken.set)  # what the upkeep loop does every couple of seconds
+
+        await writer.enqueue(item("c1"))
+
+        await asyncio.wait_for(woken.wait(), timeout=5)
+    finally:
+        await listener.close()
+        await writer.close()
