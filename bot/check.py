@@ -22,7 +22,13 @@ from bot.errors import BotError, UpstreamError
 from bot.hub import HubClient
 from bot.inference import GenerationParameters, model_for
 from bot.prompts import SAMPLE_CONTEXT, Prompts
-from bot.services import find_route, hub_http_client, model_http_client
+from bot.services import (
+    find_route,
+    hub_client,
+    hub_http_client,
+    model_http_client,
+    model_limits,
+)
 from bot.store import StoreUnavailable, open_store
 from bot.store.location import lost_at_restart
 from bot.upstream import RetryPolicy
@@ -53,7 +59,7 @@ def fail(name: str, text: str, fix: str) -> Result:
 
 async def run_checks(settings: Settings) -> list[Result]:
     async with hub_http_client(settings) as http:
-        hub = HubClient(http, RetryPolicy(budget=CHECK_RETRY_BUDGET))
+        hub = hub_client(settings, http, RetryPolicy(budget=CHECK_RETRY_BUDGET))
         checks: list[Callable[[], Awaitable[Result]]] = [
             lambda: check_token(settings, hub),
             lambda: check_model(settings, hub),
@@ -112,7 +118,8 @@ async def check_model(settings: Settings, hub: HubClient) -> Result:
     parameters = GenerationParameters(1, settings.temperature, settings.top_p)
     prompts = Prompts(settings.prompts_dir).for_repo(SAMPLE_CONTEXT.repo_name)
     async with model_http_client(settings) as http:
-        model = model_for(route, http, parameters, RetryPolicy(budget=CHECK_RETRY_BUDGET))
+        retry = RetryPolicy(budget=CHECK_RETRY_BUDGET)
+        model = model_for(route, http, parameters, retry, limits=model_limits(settings))
         try:
             await model.generate(model.build(prompts, SAMPLE_CONTEXT))
         except UpstreamError as exc:

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import httpx
-import uvicorn
 
 from bot.app import create_app
 from bot.check import run_checks
@@ -27,7 +26,7 @@ from bot.jobs_cli import add_job_commands
 from bot.logs import configure_logging
 from bot.preview import mention_from_payload, mention_from_text, preview
 from bot.prompts import Prompts
-from bot.server import header_deadline_protocol
+from bot.server import serve as serve_app
 from bot.startup import banner, discover
 from bot.webhooks_cli import add_webhook_commands
 
@@ -49,15 +48,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings, found.bot, prompts, route=found.route)
     # What exists now lives as long as the process: keep the garbage collector off it.
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        server_header=False,
-        http=header_deadline_protocol(settings.header_timeout),
-        timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
-    )
+    serve_app(app, settings)
     return 0
 
 

@@ -7,7 +7,8 @@ what the bot would post.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.clean import CleanRules, clean
@@ -15,6 +16,7 @@ from bot.errors import ModelNotServed
 from bot.events import Identity, Mention
 from bot.inference import Model, ModelRequest, Models
 from bot.prompts import PromptContext, Prompts, PromptSet
+from bot.redact import Redactor
 from bot.thread import ThreadComment, earlier_comments, trigger_author
 
 
@@ -25,7 +27,7 @@ class Style:
     thread_budget: int = 6000
     max_reply_chars: int = 2000
     allow_mentions: bool = False
-    secrets: tuple[str, ...] = ()
+    redact: Callable[[str], str] = field(default_factory=Redactor)
 
 
 @dataclass(frozen=True)
@@ -81,6 +83,6 @@ class Composer:
             bot_handle=bot.handle,
             max_chars=self._style.max_reply_chars,
             allow_mentions=self._style.allow_mentions,
-            secrets=self._style.secrets,
+            redact=self._style.redact,
             turn_names=tuple(dict.fromkeys(names)),
         )

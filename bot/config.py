@@ -132,9 +132,11 @@ class Settings(BaseSettings):
     allow_mentions: bool = setting(False, _FLAG)
     failure_notice: bool = setting(True, _FLAG)
     max_body_bytes: int = setting(
-        256 * 1024, "a byte count from 1024 to 16777216", ge=1024, le=16 * 1024 * 1024
+        1024 * 1024, "a byte count from 1024 to 16777216", ge=1024, le=16 * 1024 * 1024
     )
     header_timeout: float = setting(10.0, "seconds from 0.1 to 600", ge=0.1, le=600)
+    body_timeout: float = setting(10.0, "seconds from 0.1 to 600", ge=0.1, le=600)
+    max_connections: int = setting(1000, "from 1 to 1000000", ge=1, le=1_000_000)
     concurrency: int = setting(4, "from 1 to 64", ge=1, le=64)
     max_queue: int = setting(1000, "from 1 to 1000000", ge=1, le=1_000_000)
     lease_seconds: float = setting(30.0, "seconds from 1 to 3600", ge=1, le=3600)
@@ -144,6 +146,9 @@ class Settings(BaseSettings):
     retention_days: float = setting(30.0, "days from 1 to 3650", ge=1, le=3650)
     inference_timeout: float = setting(60.0, "seconds from 1 to 600", ge=1, le=600)
     hub_timeout: float = setting(15.0, "seconds from 1 to 120", ge=1, le=120)
+    max_upstream_bytes: int = setting(
+        10 * 1024 * 1024, "a byte count from 65536 to 1073741824", ge=65536, le=1 << 30
+    )
     retry_budget: float = setting(120.0, "seconds from 0 to 3600", ge=0, le=3600)
     replies_per_discussion_hour: int = setting(5, "from 0 to 10000", ge=0, le=10_000)
     replies_per_author_hour: int = setting(10, "from 0 to 10000", ge=0, le=10_000)
@@ -161,6 +166,7 @@ class Settings(BaseSettings):
     log_format: Annotated[Literal["text", "json"], _folded("lower")] = setting(
         "text", "text or json"
     )
+    access_log: bool = setting(False, _FLAG)
     bot_fault: str | None = setting(None, "empty outside the test suite")
 
     @classmethod

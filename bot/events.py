@@ -1,7 +1,10 @@
-"""The Hub's webhook payload (version 3) as types, and the decision: reply, or ignore and why.
+"""The Hub's webhook payload (version 3) as types.
 
 Unknown keys are tolerated, and unknown scopes, actions and versions are ignored rather than
-refused: a refusal makes the Hub retry and, in time, suspend the webhook.
+refused: any answer but a 2xx makes the Hub retry and, in time, suspend the webhook. So the
+payload is read in two steps: the event first, and only for a new comment (the one thing the
+bot acts on) the repo, discussion and comment; and names are held to the Hub's rules only
+when the bot is about to act on them (`mention_of`).
 """
 
 from __future__ import annotations
@@ -9,15 +12,18 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 SUPPORTED_VERSION = 3
 REPO_TYPES = ("model", "dataset", "space")
+COMMENT_SCOPES = ("discussion", "discussion.comment")
 _KNOWN_SCOPES = ("discussion.comment", "discussion", "repo.content", "repo.config", "repo")
-_REPO_PART = r"[A-Za-z0-9](?:[A-Za-z0-9._-]{0,94}[A-Za-z0-9])?"
-_REPO_NAME = re.compile(rf"(?:{_REPO_PART}/)?{_REPO_PART}")
+# huggingface_hub's repo id rules (utils/_validators.py): letters, digits, "_", "-" and ".",
+# word characters at both ends, no "--" or "..", not ending in ".git"; the name 1-96 long.
+_REPO_PART = r"\b[A-Za-z0-9_.-]{1,96}\b"
+_REPO_NAME = re.compile(rf"(?:\b[A-Za-z0-9_.-]+\b/)?{_REPO_PART}")
 _HUB_ID = re.compile(r"[A-Za-z0-9]{1,64}")
 
 
@@ -27,6 +33,9 @@ class PayloadError(ValueError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+
+
+ModelT = TypeVar("ModelT", bound=_Strict)
 
 
 class Event(_Strict):
@@ -43,13 +52,6 @@ class Repo(_Strict):
     name: str
     private: bool = False
 
-    @field_validator("name")
-    @classmethod
-    def _repo_name(cls, name: str) -> str:
-        if not _REPO_NAME.fullmatch(name) or ".." in name:
-            raise ValueError("not a Hub repo name (expected 'namespace/name')")
-        return name
-
 
 class Discussion(_Strict):
     num: int = Field(ge=1)
@@ -64,19 +66,18 @@ class Comment(_Strict):
     content: str | None = None
     hidden: bool = False
 
-    @field_validator("id")
-    @classmethod
-    def _hub_id(cls, value: str) -> str:
-        if not _HUB_ID.fullmatch(value):
-            raise ValueError("not a Hub id (letters and digits)")
-        return value
+
+class Envelope(_Strict):
+    event: Event
 
 
 class Payload(_Strict):
+    """A new comment (or a new discussion's opening post): what the bot may act on."""
+
     event: Event
-    repo: Repo | None = None
-    discussion: Discussion | None = None
-    comment: Comment | None = None
+    repo: Repo
+    discussion: Discussion
+    comment: Comment
 
 
 @dataclass(frozen=True)
@@ -120,6 +121,9 @@ class Mention:
     discussion_status: str = "open"
     received_at: float = 0.0  # when the delivery arrived: the cutoff for thread context
     delivery: str = ""  # the delivery's id, so log lines about the job can be traced to it
+    # Recorded while the bot did not know its own name: whether it is mentioned at all is
+    # decided when the job runs.
+    undecided: bool = False
 
 
 @dataclass(frozen=True)
@@ -131,15 +135,27 @@ class Ignore:
 
 
 def parse_payload(raw: Any) -> Payload | Ignore:
-    """Validate decoded JSON; raise PayloadError naming the field when it has the wrong shape."""
+    """A new comment's payload, or why the delivery carries nothing to answer. Raises
+    PayloadError naming the field when the event, or a new comment's parts, have the wrong
+    shape."""
     if not isinstance(raw, dict):
         raise PayloadError(f"body: expected a JSON object, got {type(raw).__name__}")
     webhook = raw.get("webhook")
     version = webhook.get("version") if isinstance(webhook, dict) else None
     if version is not None and version != SUPPORTED_VERSION:
         return Ignore(f"payload version {str(version)[:20]!r} is not supported", "version")
+    event = _validated(Envelope, raw).event
+    scope, action = normalize_scope(event.scope, event.action)
+    if scope not in COMMENT_SCOPES:
+        return Ignore(f"scope {event.scope[:60]!r} carries no comment", "scope")
+    if action != "create":
+        return Ignore(f"action {event.action[:30]!r}: only new comments are answered", "action")
+    return _validated(Payload, raw)
+
+
+def _validated(model: type[ModelT], raw: dict[str, Any]) -> ModelT:
     try:
-        return Payload.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise PayloadError(_describe(exc)) from None
 
@@ -162,64 +178,24 @@ def normalize_scope(scope: str, action: str) -> tuple[str, str]:
     return scope, action
 
 
-class Decider:
-    """Decides whether a payload is a mention of the bot that it should answer."""
-
-    def __init__(self, bot: Identity) -> None:
-        self.bot = bot
-        # A whole handle: not part of an e-mail address, a longer name, or a dotted host.
-        self._mention = re.compile(
-            rf"(?<![\w@.-])@{re.escape(bot.handle)}(?![\w-]|\.\w)", re.IGNORECASE
-        )
-
-    def mentions_bot(self, markdown: str) -> bool:
-        return bool(self._mention.search(_without_quotes_and_code(markdown)))
-
-    def decide(self, payload: Payload) -> Mention | Ignore:
-        scope, action = normalize_scope(payload.event.scope, payload.event.action)
-        if scope not in ("discussion", "discussion.comment"):
-            return Ignore(f"scope {payload.event.scope[:60]!r} carries no comment", "scope")
-        if action != "create":
-            return Ignore(
-                f"action {payload.event.action[:30]!r}: only new comments are answered", "action"
-            )
-        repo, discussion, comment = payload.repo, payload.discussion, payload.comment
-        if repo is None or discussion is None or comment is None:
-            missing = "repo" if repo is None else "discussion" if discussion is None else "comment"
-            raise PayloadError(f"{missing}: required for a {scope} create event")
-        if comment.hidden:
-            return Ignore("comment is hidden", "hidden")
-        if comment.author.id == self.bot.id:
-            return Ignore("comment was written by the bot itself", "own_comment")
-        if repo.type not in REPO_TYPES:
-            return Ignore(f"repo type {repo.type[:20]!r} is not supported", "repo_type")
-        if not comment.content or not self.mentions_bot(comment.content):
-            return Ignore("the bot is not mentioned", "no_mention")
-        return mention_of(repo, discussion, comment, comment.content)
-
-
-def mention_of(repo: Repo, discussion: Discussion, comment: Comment, text: str) -> Mention:
-    """The parts of a payload a reply needs, received now."""
+def mention_of(payload: Payload, text: str, undecided: bool = False) -> Mention:
+    """The parts of a payload a reply needs, received now. The repo name and comment id are
+    held to the Hub's rules here, since they become a URL: PayloadError otherwise."""
+    repo, discussion, comment = payload.repo, payload.discussion, payload.comment
+    name = repo.name
+    if not _REPO_NAME.fullmatch(name) or "--" in name or ".." in name or name.endswith(".git"):
+        raise PayloadError("repo.name: not a Hub repo name (expected 'namespace/name')")
+    if not _HUB_ID.fullmatch(comment.id):
+        raise PayloadError("comment.id: not a Hub id (letters and digits)")
     return Mention(
         comment_id=comment.id,
         author_id=comment.author.id,
         text=text,
-        where=DiscussionRef(repo.type, repo.name, discussion.num),
+        where=DiscussionRef(repo.type, name, discussion.num),
         title=discussion.title,
         is_pull_request=discussion.is_pull_request,
         repo_private=repo.private,
         discussion_status=discussion.status,
         received_at=time.time(),
+        undecided=undecided,
     )
-
-
-_FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
-_INLINE_CODE = re.compile(r"`[^`\n]*`")
-_QUOTE_LINE = re.compile(r"^\s*>.*$", re.MULTILINE)
-
-
-def _without_quotes_and_code(markdown: str) -> str:
-    # Quoting an earlier mention, or showing one in code, is not asking the bot anything.
-    text = _FENCED.sub("", markdown)
-    text = _INLINE_CODE.sub("", text)
-    return _QUOTE_LINE.sub("", text)

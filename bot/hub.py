@@ -7,6 +7,8 @@ webhook payload, so a forged delivery cannot make the bot send its token anywher
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from typing import Any
 from urllib.parse import quote
@@ -16,15 +18,17 @@ import httpx
 from bot.errors import UpstreamError
 from bot.events import DiscussionRef, Identity
 from bot.upstream import (
+    CallLimits,
     Observer,
     RetryPolicy,
     error_from_response,
-    error_from_transport,
+    fetch,
     ignore_call,
     json_body,
 )
 
 SERVICE = "Hub"
+HUB_LIMITS = CallLimits(deadline=15.0)
 WEBHOOKS = "/api/settings/webhooks"
 
 
@@ -46,12 +50,17 @@ def discussion_path(ref: DiscussionRef) -> str:
 
 class HubClient:
     def __init__(
-        self, http: httpx.AsyncClient, retry: RetryPolicy, observe: Observer = ignore_call
+        self,
+        http: httpx.AsyncClient,
+        retry: RetryPolicy,
+        observe: Observer = ignore_call,
+        limits: CallLimits = HUB_LIMITS,
     ) -> None:
         """`http` must carry HF_ENDPOINT as base_url and the bearer token as a default header."""
         self._http = http
         self._retry = retry
         self._observe = observe
+        self._limits = limits
 
     async def whoami(self) -> Identity:
         account = await self.whoami_details()
@@ -130,11 +139,13 @@ class HubClient:
     async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
         started = time.perf_counter()
         try:
-            response = await self._http.request(method, path, **kwargs)  # type: ignore[arg-type]
-        except httpx.TransportError as exc:
-            error = error_from_transport(exc, SERVICE, "check HF_ENDPOINT and the network")
+            response = await fetch(
+                self._http, method, path, self._limits, SERVICE,
+                "check HF_ENDPOINT and the network", **kwargs,
+            )  # fmt: skip
+        except UpstreamError as error:
             self._observe(SERVICE, time.perf_counter() - started, error.summary())
-            raise error from None
+            raise
         failure = None if response.is_success else f"HTTP {response.status_code} on {method}"
         self._observe(SERVICE, time.perf_counter() - started, failure)
         return response
@@ -154,18 +165,28 @@ class HubClient:
 class Whoami:
     """The bot's identity, asked of the Hub once and remembered.
 
-    If the Hub could not be reached at startup the bot serves anyway, and asks again before
-    handling each delivery until it gets an answer: deciding without knowing its own id could
-    make it answer itself.
+    If the Hub could not be reached at startup the bot serves anyway. Deliveries never wait
+    for the Hub: they ask for a lookup in the background (`look_up_soon`) and record what
+    they can decide without it; a job asks (`get`) before it runs.
     """
 
     def __init__(self, hub: HubClient, handle: str | None, known: Identity | None) -> None:
         self._hub = hub
-        self._handle = handle
+        self.handle = handle  # BOT_USERNAME, when set
         self.known = known
+        self._lookup: asyncio.Task[None] | None = None
 
     async def get(self) -> Identity:
         if self.known is None:
             account = await self._hub.whoami()
-            self.known = Identity(account.id, account.name, self._handle or account.name)
+            self.known = Identity(account.id, account.name, self.handle or account.name)
         return self.known
+
+    def look_up_soon(self) -> None:
+        """Ask the Hub in the background, once at a time; a failure waits for the next ask."""
+        if self.known is None and (self._lookup is None or self._lookup.done()):
+            self._lookup = asyncio.get_running_loop().create_task(self._look_up())
+
+    async def _look_up(self) -> None:
+        with contextlib.suppress(UpstreamError):
+            await self.get()

@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bot.config import Settings
+from bot.decide import Decider
 from bot.errors import BotError
-from bot.events import Decider, Ignore, PayloadError, parse_payload
+from bot.events import Ignore, PayloadError, parse_payload
 from bot.prompts import Prompts
 from bot.services import open_services
 from bot.store import DeliveryRecord, Enqueue, JobSummary, Store, StoreUnavailable, open_store

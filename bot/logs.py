@@ -1,21 +1,21 @@
 """Logging: one line per record, as `key=value` text or as JSON, secrets scrubbed on the way out.
 
-Scrubbing happens in the formatter, after the line is built, so it also covers uvicorn's access
-log (which prints query strings, and so `?secret=` and `?token=`) and any exception text.
+Scrubbing (bot.redact) happens in the formatter, after the line is built, so it also covers
+uvicorn's access log (which prints query strings, and so `?secret=` and `?token=`) and any
+exception text.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Secret
+from bot.redact import Redactor
 
-_QUERY_SECRET = re.compile(r"(?i)([?&](?:secret|token)=)[^&\s\"]*")
 MASK = "***"
 
 
@@ -34,20 +34,13 @@ def _text(value: Any) -> str:
     return json.dumps(text) if not text or any(c in text for c in ' "=\n') else text
 
 
-def scrub(text: str, secrets: list[str]) -> str:
-    text = _QUERY_SECRET.sub(rf"\g<1>{MASK}", text)
-    for secret in secrets:
-        text = text.replace(secret, MASK)
-    return text
-
-
 class ScrubbingFormatter(logging.Formatter):
     def __init__(self, secrets: list[Secret]) -> None:
         super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
-        self._secrets = [s.get_secret_value() for s in secrets if s.get_secret_value()]
+        self._scrub = Redactor(secrets, MASK)
 
     def format(self, record: logging.LogRecord) -> str:
-        return scrub(super().format(record), self._secrets)
+        return self._scrub(super().format(record))
 
 
 class JsonFormatter(ScrubbingFormatter):
@@ -65,7 +58,7 @@ class JsonFormatter(ScrubbingFormatter):
             line["message"] = record.getMessage()
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return scrub(json.dumps(line, default=str), self._secrets)
+        return self._scrub(json.dumps(line, default=str))
 
 
 def configure_logging(level: str, secrets: list[Secret], form: str = "text") -> None:

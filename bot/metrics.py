@@ -7,6 +7,7 @@ counts. Labels are short codes, never free text, so their number stays bounded.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -26,7 +27,8 @@ class UpstreamHealth:
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, redact: Callable[[str], str] = str) -> None:
+        self._redact = redact
         self.registry = CollectorRegistry()
         self.deliveries = Counter(
             "bot_deliveries",
@@ -75,7 +77,7 @@ class Metrics:
             health.last_success = time.time()
         else:
             health.last_failure = time.time()
-            health.last_failure_reason = failure
+            health.last_failure_reason = self._redact(failure)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

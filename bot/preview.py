@@ -21,9 +21,15 @@ from bot.events import (
     mention_of,
     parse_payload,
 )
-from bot.hub import HubClient
 from bot.prompts import Prompts
-from bot.services import composer, find_route, hub_http_client, model_http_client, models
+from bot.services import (
+    composer,
+    find_route,
+    hub_client,
+    hub_http_client,
+    model_http_client,
+    models,
+)
 from bot.upstream import RetryPolicy
 
 
@@ -48,10 +54,12 @@ def mention_from_payload(path: Path) -> Mention:
         raise BotError(f"{path} is not a webhook payload: {exc}") from None
     if isinstance(parsed, Ignore):
         raise BotError(f"{path}: {parsed.reason}")
-    repo, discussion, comment = parsed.repo, parsed.discussion, parsed.comment
-    if repo is None or discussion is None or comment is None or comment.content is None:
-        raise BotError(f"{path} has no comment to answer (repo, discussion and comment needed)")
-    return mention_of(repo, discussion, comment, comment.content)
+    if parsed.comment.content is None:
+        raise BotError(f"{path} has no comment to answer (the comment is hidden or empty)")
+    try:
+        return mention_of(parsed, parsed.comment.content)
+    except PayloadError as exc:
+        raise BotError(f"{path} is not a webhook payload: {exc}") from None
 
 
 async def preview(settings: Settings, mention: Mention, generate: bool) -> str:
@@ -60,7 +68,7 @@ async def preview(settings: Settings, mention: Mention, generate: bool) -> str:
     prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
     retry = RetryPolicy(budget=settings.retry_budget)
     async with hub_http_client(settings) as hub_http, model_http_client(settings) as http:
-        hub = HubClient(hub_http, retry)
+        hub = hub_client(settings, hub_http, retry)
         route = await find_route(settings, hub)
         writer = composer(settings, prompts, models(settings, hub, http, retry, route))
         _, _, request, model = await writer.prepare(mention, bot, [])

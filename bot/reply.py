@@ -17,6 +17,7 @@ import random
 from dataclasses import dataclass
 
 from bot.compose import Composer
+from bot.decide import Decider
 from bot.errors import TransientError, UpstreamError
 from bot.events import Identity, Mention
 from bot.faults import checkpoint
@@ -88,6 +89,9 @@ class ReplyFlow:
         marker = reply_marker(mention.comment_id, job.round)
         try:
             bot = await self._whoami.get()
+            if refusal := Decider(bot).recheck(mention):
+                await self._ignore(job, refusal.reason)
+                return
             comments = await self._read_discussion(mention, bot)
             if found := find_marked(comments, marker):
                 await self._done(
@@ -124,6 +128,12 @@ class ReplyFlow:
     async def _done(self, job: Job, reply_id: str, reason: str) -> None:
         await self._store.finish(job.id, "done", reason, reply_id=reply_id)
         self._outcome(logging.INFO, job, "replied", reason, reply=reply_id)
+
+    async def _ignore(self, job: Job, reason: str) -> None:
+        """Not for the bot after all, once it knew who it is: done, with nothing posted."""
+        why = f"not answered: {reason} (decided once the bot knew who it is)"
+        await self._store.finish(job.id, "done", why)
+        self._outcome(logging.INFO, job, "ignored", why)
 
     async def _dead(
         self, job: Job, reason: str, level: int = logging.WARNING, **more: object

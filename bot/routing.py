@@ -23,6 +23,7 @@ import httpx
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub import HubClient
+from bot.upstream import CallLimits, fetch
 
 Api = Literal["text-generation", "completions", "chat"]
 SERVED_TASKS = ("text-generation", "conversational")
@@ -39,6 +40,7 @@ _PROVIDER_PATHS = {
     ("zai-org", "conversational"): "/api/paas/v4/chat/completions",
 }
 _DEFAULT_PATHS = {"text-generation": "/v1/completions", "conversational": "/v1/chat/completions"}
+PROBE_LIMITS = CallLimits(deadline=5.0, max_bytes=1024 * 1024)
 SUGGESTIONS = "/api/models?inference_provider=all&pipeline_tag=text-generation&sort=likes&limit=3"
 
 
@@ -196,8 +198,8 @@ async def probe(url: str, http: httpx.AsyncClient) -> Probe:
     base = f"{parts.scheme}://{parts.netloc}{path.split('/v1/', 1)[0]}".rstrip("/")
     for probe_path in ("/v1/models", "/info"):
         try:
-            response = await http.get(base + probe_path)
-        except httpx.HTTPError:
+            response = await fetch(http, "GET", base + probe_path, PROBE_LIMITS, "model")
+        except UpstreamError:
             return Probe()
         if response.status_code == 410:
             return Probe(gone=True)

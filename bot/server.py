@@ -1,45 +1,61 @@
-"""uvicorn's h11 protocol, plus a deadline for request headers.
+"""How the bot serves: uvicorn on uvloop with the httptools parser, defended against slow and
+numerous clients.
 
-uvicorn times out idle keep-alive connections, but a connection that opens and then sends its
-headers slowly, or never finishes them, is held forever: a few hundred of those would starve
-the bot of sockets. Here every connection must deliver complete headers within
-HEADER_TIMEOUT seconds of opening (or of its previous response), or it is closed.
+- Headers must arrive within HEADER_TIMEOUT of a connection opening (or of its previous
+  response), and a body within BODY_TIMEOUT of its headers; a connection that dawdles is
+  closed, so a few hundred idle sockets cannot starve the bot of file descriptors.
+- The soft open-files limit is raised to the hard one at start, and connections are capped
+  (MAX_CONNECTIONS, below that limit): past the cap a request gets a fast 503, not a failed
+  accept.
+- Resource errors (the cap reached, accept failing) are logged once per minute with a count,
+  not once per event.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
+import resource
+import time
+from typing import Any
 
-from uvicorn.protocols.http.h11_impl import H11Protocol
+import uvicorn
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from bot.config import Settings
+
+log = logging.getLogger("bot.server")
+SPARE_FILES = 64  # descriptors kept for the store, upstream calls and logs when the cap is hit
+RESOURCE_LOG_INTERVAL = 60.0
 
 
-def header_deadline_protocol(timeout: float) -> type[H11Protocol]:
-    class HeaderDeadlineProtocol(H11Protocol):
+def deadline_protocol(header_timeout: float, body_timeout: float) -> type[HttpToolsProtocol]:
+    class DeadlineProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
-        _waiting_for: object = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
-            self._arm()
+            self._arm(header_timeout)
 
-        def handle_events(self) -> None:
-            super().handle_events()
-            # A new request cycle means its headers are complete.
-            if self.cycle is not None and self.cycle is not self._waiting_for:
-                self._disarm()
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            self._arm(body_timeout)  # the body, if any, is due now
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._disarm()  # the request is in: the bot's own time starts
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
             if not self.transport.is_closing():
-                self._arm()
+                self._arm(header_timeout)  # the next request's headers
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
             super().connection_lost(exc)
 
-        def _arm(self) -> None:
+        def _arm(self, timeout: float) -> None:
             self._disarm()
-            self._waiting_for = self.cycle
             self._deadline = self.loop.call_later(timeout, self._too_slow)
 
         def _disarm(self) -> None:
@@ -52,4 +68,87 @@ def header_deadline_protocol(timeout: float) -> type[H11Protocol]:
             if not self.transport.is_closing():
                 self.transport.close()
 
-    return HeaderDeadlineProtocol
+    return DeadlineProtocol
+
+
+def raise_open_files_limit() -> int:
+    """Raise the soft limit on open files to the hard limit; return the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 1 << 20)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return soft
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    except (ValueError, OSError):
+        return soft
+    return wanted
+
+
+def connection_cap(settings: Settings, open_files: int) -> int:
+    return max(1, min(settings.max_connections, open_files - SPARE_FILES))
+
+
+class OncePerInterval(logging.Filter):
+    """Let one record of each kind through per interval; the next one says how many were held
+    back. A record's kind is its logger and message template."""
+
+    def __init__(self, interval: float = RESOURCE_LOG_INTERVAL) -> None:
+        super().__init__()
+        self._interval = interval
+        self._seen: dict[tuple[str, object], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        kind = (record.name, record.msg)
+        now = time.monotonic()
+        last, held = self._seen.get(kind, (float("-inf"), 0))
+        if now - last < self._interval:
+            self._seen[kind] = (last, held + 1)
+            return False
+        self._seen[kind] = (now, 0)
+        if held:
+            record.msg = f"{record.msg} ({held} more like it in the last {self._interval:.0f} s)"
+        return True
+
+
+def quiet_resource_errors() -> None:
+    """uvicorn warns on every request past the cap, and the event loop reports every failed
+    accept: keep one line of each per interval."""
+    once = OncePerInterval()
+    for name in ("uvicorn.error", "asyncio"):
+        logging.getLogger(name).addFilter(once)
+
+
+def report_loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's own errors (a failed accept) go to the `asyncio` logger, where they are
+    held to one line per interval."""
+    exc = context.get("exception")
+    logging.getLogger("asyncio").error(
+        "%s", context.get("message", "event loop error"), exc_info=exc if exc else None
+    )
+
+
+def serve(app: Any, settings: Settings) -> None:
+    open_files = raise_open_files_limit()
+    quiet_resource_errors()
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http=deadline_protocol(settings.header_timeout, settings.body_timeout),
+        ws="none",
+        lifespan="on",
+        log_config=None,
+        access_log=settings.access_log,
+        server_header=False,
+        limit_concurrency=connection_cap(settings, open_files),
+        timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
+    )
+    server = uvicorn.Server(config)
+
+    async def run() -> None:
+        asyncio.get_running_loop().set_exception_handler(report_loop_errors)
+        await server.serve()
+
+    with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
+        runner.run(run())

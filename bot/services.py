@@ -21,10 +21,11 @@ from bot.hub import HubClient, Whoami
 from bot.inference import GenerationParameters, Model, Models, model_for
 from bot.metrics import Metrics
 from bot.prompts import Prompts
+from bot.redact import Redactor
 from bot.reply import Attempts, ReplyFlow, ReplyOptions
 from bot.routing import NotServed, Route, custom_route, resolve
 from bot.store import Store, open_store
-from bot.upstream import Observer, RetryPolicy, ignore_call
+from bot.upstream import CallLimits, Observer, RetryPolicy, ignore_call
 
 USER_AGENT = "hub-discussion-bot/0.1"
 PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves
@@ -57,6 +58,20 @@ def model_http_client(
         timeout=min(timeout or settings.inference_timeout, settings.inference_timeout),
         transport=transport,
     )
+
+
+def hub_limits(settings: Settings) -> CallLimits:
+    return CallLimits(settings.hub_timeout, settings.max_upstream_bytes)
+
+
+def model_limits(settings: Settings) -> CallLimits:
+    return CallLimits(settings.inference_timeout, settings.max_upstream_bytes)
+
+
+def hub_client(
+    settings: Settings, http: httpx.AsyncClient, retry: RetryPolicy, observe: Observer = ignore_call
+) -> HubClient:
+    return HubClient(http, retry, observe, hub_limits(settings))
 
 
 def parameters(settings: Settings) -> GenerationParameters:
@@ -92,7 +107,9 @@ def models(
             raise ModelNotServed("model", None, str(exc)) from None
 
     def build(found: Route) -> Model:
-        return model_for(found, model_http, parameters(settings), retry, observe)
+        return model_for(
+            found, model_http, parameters(settings), retry, observe, model_limits(settings)
+        )
 
     return Models(build, resolve_later, route)
 
@@ -102,7 +119,7 @@ def composer(settings: Settings, prompts: Prompts, models: Models) -> Composer:
         thread_budget=settings.thread_budget_chars,
         max_reply_chars=settings.max_reply_chars,
         allow_mentions=settings.allow_mentions,
-        secrets=tuple(secret.get_secret_value() for secret in settings.secrets),
+        redact=Redactor(settings.secrets),
     )
     return Composer(prompts, models, style)
 
@@ -139,14 +156,14 @@ async def open_services(
     route: Route | None = None,
 ) -> AsyncIterator[Services]:
     retry = retry or RetryPolicy(budget=settings.retry_budget)
-    metrics = Metrics()
+    metrics = Metrics(Redactor(settings.secrets))
     async with AsyncExitStack() as stack:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
         metrics.watch(store)
         hub_http = await stack.enter_async_context(hub_http_client(settings, hub_transport))
         model_http = await stack.enter_async_context(model_http_client(settings, model_transport))
-        hub = HubClient(hub_http, retry, metrics.observe)
+        hub = hub_client(settings, hub_http, retry, metrics.observe)
         chosen = models(settings, hub, model_http, retry, route, metrics.observe, model_transport)
         whoami = Whoami(hub, settings.bot_username, known=bot)
         guards = Guards(settings)

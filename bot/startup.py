@@ -17,7 +17,7 @@ from bot.errors import TransientError, UpstreamError
 from bot.events import Identity
 from bot.hub import HubClient, Whoami
 from bot.routing import Route
-from bot.services import find_route, hub_http_client
+from bot.services import find_route, hub_client, hub_http_client
 from bot.store import open_store
 from bot.store.location import lost_at_restart
 from bot.upstream import RetryPolicy
@@ -38,7 +38,7 @@ async def discover(settings: Settings) -> Found:
     await store.close()
     async with hub_http_client(settings) as hub_http:
         budget = min(settings.retry_budget, STARTUP_RETRY_BUDGET)
-        hub = HubClient(hub_http, RetryPolicy(budget=budget))
+        hub = hub_client(settings, hub_http, RetryPolicy(budget=budget))
         bot, route = await asyncio.gather(
             identify(settings, hub), locate(settings, hub), return_exceptions=True
         )

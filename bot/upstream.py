@@ -1,4 +1,9 @@
-"""Calling the Hub and the model: how a failed answer becomes an error, and the one retry policy.
+"""Calling the Hub and the model: one request within limits, how a failed answer becomes an
+error, and the one retry policy.
+
+Every call has a total deadline (connecting, sending and every read together: a server that
+drips one byte a second is cut off at it) and a cap on the answer's size (a 200 MiB answer is
+not read past the cap), `CallLimits`.
 
 Only transient failures are retried (timeouts, connection errors, 429, 424, 5xx). The wait is
 the upstream's own estimate when it gives one (`Retry-After`, the Hub's `RateLimit` header, a
@@ -34,6 +39,53 @@ def ignore_call(service: str, seconds: float, failure: str | None) -> None:
 
 
 TRANSIENT_STATUSES = frozenset({408, 424, 425, 429})
+_REBUILT = ("content-encoding", "content-length", "transfer-encoding")
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """The most one call may take: seconds in all, and bytes of answer (after decompression)."""
+
+    deadline: float = 60.0
+    max_bytes: int = 10 * 1024 * 1024
+
+
+async def fetch(
+    http: httpx.AsyncClient,
+    method: str,
+    url: str,
+    limits: CallLimits,
+    service: str,
+    hint: str = "",
+    **kwargs: Any,
+) -> httpx.Response:
+    """One request, read within `limits`. Raises TransientError when it takes too long or the
+    connection fails, UpstreamError when the answer is too large."""
+    try:
+        async with asyncio.timeout(limits.deadline):
+            async with http.stream(method, url, **kwargs) as response:
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > limits.max_bytes:
+                        raise UpstreamError(
+                            service,
+                            response.status_code,
+                            f"answer larger than {limits.max_bytes} bytes; not read further",
+                            "raise MAX_UPSTREAM_BYTES if such answers are expected",
+                        )
+    except TimeoutError:
+        detail = f"timed out: no complete answer within {limits.deadline:g} s"
+        raise TransientError(service, None, detail, hint) from None
+    except httpx.TransportError as exc:
+        raise error_from_transport(exc, service, hint) from None
+    # The body is read (and decoded) already: a response of its bytes, as httpx would give.
+    headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _REBUILT]
+    return httpx.Response(
+        response.status_code, headers=headers, content=bytes(body), request=response.request
+    )
+
+
 _RATELIMIT = re.compile(r"\br=(?P<left>\d+).*?\bt=(?P<reset>\d+(?:\.\d+)?)")
 
 

@@ -4,9 +4,8 @@ Nothing slow happens here: a due reply is one SQLite insert, then 202. The order
 deliberate: the secret before the body is read, the size before it is parsed.
 
     401 no secret           403 wrong secret          413 body over MAX_BODY_BYTES
-    400 not JSON            422 JSON of the wrong shape (the message names the field)
-    503 the queue is full, the store cannot record it, or the bot does not know its own id
-        yet (with Retry-After)
+    400 not JSON            422 a new comment the bot cannot read (the message names the field)
+    503 the queue is full, or the store cannot record it (with Retry-After)
     200 ignored / duplicate 202 queued
 
 A `Webhook-Id` seen before is recognised in the same transaction that would record it. Every
@@ -30,8 +29,8 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
 from bot.batching import GroupCommit
-from bot.errors import UpstreamError
-from bot.events import Decider, Ignore, Mention, Payload, PayloadError, parse_payload
+from bot.decide import Decider
+from bot.events import Ignore, Mention, Payload, PayloadError, parse_payload
 from bot.guards import Guards
 from bot.hub import Whoami
 from bot.logs import log_event
@@ -152,23 +151,18 @@ class WebhookReceiver:
         except PayloadError as exc:
             return refused(422, "malformed", f"malformed payload: {exc}")
         if isinstance(parsed, Ignore):
-            return ignored(parsed)
+            receipt = ignored(parsed)
+            receipt.event = _event_name(raw)
+            return receipt
         receipt = await self._decide(parsed, webhook_id, delivery)
         receipt.event = f"{parsed.event.scope}/{parsed.event.action}"[:100]
-        if parsed.repo and not parsed.repo.private:
-            receipt.repo = parsed.repo.name
+        if not parsed.repo.private:
+            receipt.repo = parsed.repo.name[:200]
         return receipt
 
     async def _decide(self, payload: Payload, webhook_id: str | None, delivery: str) -> Receipt:
         try:
-            decider = await self._current_decider()
-        except UpstreamError as exc:
-            log.warning("whoami failed, asking the Hub to retry the delivery: %s", exc)
-            return refused(
-                503, "unidentified", "the bot cannot reach the Hub to identify itself yet", 30
-            )
-        try:
-            decision = decider.decide(payload)
+            decision = self._current_decider().decide(payload)
         except PayloadError as exc:
             return refused(422, "malformed", f"malformed payload: {exc}")
         if isinstance(decision, Mention):
@@ -181,9 +175,14 @@ class WebhookReceiver:
             return refused(503, "unrecorded", "the bot cannot record deliveries right now", 30)
         return self._acknowledge(*recorded)
 
-    async def _current_decider(self) -> Decider:
-        if self._decider is None:
-            self._decider = Decider(await self._whoami.get())
+    def _current_decider(self) -> Decider:
+        """Never waits on the Hub: while the bot does not know who it is, a lookup runs in the
+        background and the decision is finished when the job runs (see bot.decide)."""
+        if self._decider is None or self._decider.bot is None:
+            known = self._whoami.known
+            if known is None:
+                self._whoami.look_up_soon()
+            self._decider = Decider(known, self._whoami.handle)
         return self._decider
 
     def _acknowledge(self, outcome: EnqueueOutcome, job_id: int) -> Receipt:
@@ -209,6 +208,13 @@ class WebhookReceiver:
                 raise BodyTooLarge
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _event_name(raw: object) -> str | None:
+    event = raw.get("event") if isinstance(raw, dict) else None
+    if not isinstance(event, dict):
+        return None
+    return f"{event.get('scope')}/{event.get('action')}"[:100]
 
 
 def ignored(decision: Ignore) -> Receipt:

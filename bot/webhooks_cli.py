@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.hub import HubClient
-from bot.services import hub_http_client
+from bot.services import hub_client, hub_http_client
 from bot.upstream import RetryPolicy
 
 WATCH_TYPES = ("user", "org", "model", "dataset", "space")
@@ -89,7 +89,7 @@ def _runner(action: Action) -> Callable[[Settings, argparse.Namespace], int]:
 async def _with_hub(settings: Settings, args: argparse.Namespace, action: Action) -> str:
     async with hub_http_client(settings) as http:
         return await action(
-            HubClient(http, RetryPolicy(budget=settings.retry_budget)), settings, args
+            hub_client(settings, http, RetryPolicy(budget=settings.retry_budget)), settings, args
         )
 
 

@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
-import pytest
+import re
+import sys
+import unicodedata
 
-from bot.clean import REDACTED, ZERO_WIDTH_SPACE, CleanRules, clean, shorten
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import SecretStr
+
+from bot.clean import AT_SIGNS, ZERO_WIDTH_SPACE, CleanRules, clean, shorten
+from bot.redact import REDACTED, Redactor
 from tests.fakes import TOKEN
 
 RULES = CleanRules(
     bot_handle="hub-bot",
     max_chars=300,
-    secrets=(TOKEN, "whsec-correct-horse-battery-staple"),
+    redact=Redactor([SecretStr(TOKEN), SecretStr("whsec-correct-horse-battery-staple")]),
     turn_names=("User", "alice", "bob"),
 )
+PINGS = re.compile(rf"[{AT_SIGNS}]\w")  # an @, or a look-alike, right before a handle
+MARKER = re.compile(r"<!--\s*hub-discussion-bot\b.*?-->", re.DOTALL)
 
 
 def test_mass_mentions_are_defused_but_stay_readable() -> None:
@@ -38,10 +48,31 @@ def test_the_bot_never_mentions_itself() -> None:
     assert cleaned == "As Hub-Bot I think so. Ping hub-bot again!"
 
 
-def test_email_addresses_and_paths_are_not_mentions() -> None:
-    text = "Write to team@example.org or see org/@scope/pkg."
+@pytest.mark.parametrize(
+    "text",
+    ["_@alice_", "@@alice", "done.@alice", "/@alice", "-@alice", "\uff20alice", "\ufe6balice",
+     "team@example.org", "(@alice)", "**@alice**", "`@alice`", "[x](https://hf.co/@alice)"],
+)  # fmt: skip
+def test_every_form_of_mention_is_defused_wherever_it_stands(text: str) -> None:
+    cleaned = clean(text, RULES)
 
-    assert clean(text, RULES) == text
+    assert PINGS.search(cleaned) is None
+    assert cleaned.replace(ZERO_WIDTH_SPACE, "") == text  # it still reads the same
+
+
+def test_the_at_signs_are_every_character_that_folds_to_an_at() -> None:
+    folding = {c for c in map(chr, range(sys.maxunicode + 1))
+               if unicodedata.normalize("NFKC", c) == "@"}  # fmt: skip
+
+    assert folding == set(AT_SIGNS)
+
+
+@given(st.text(alphabet=st.sampled_from("@\uff20\ufe6ba_.-/ \n<!->hub-discortyp:1"), max_size=80))
+def test_no_text_comes_out_pinging_anyone_or_carrying_a_marker(text: str) -> None:
+    cleaned = clean(text, RULES)
+
+    assert PINGS.search(cleaned) is None
+    assert MARKER.search(cleaned) is None
 
 
 @pytest.mark.parametrize(
@@ -69,6 +100,14 @@ def test_our_marker_produced_by_the_model_is_removed() -> None:
     assert clean(text, RULES) == "Done.  Bye."
 
 
+def test_a_marker_assembled_from_the_pieces_of_another_is_removed_too() -> None:
+    nested = "<!<!-- hub-discussion-bot x -->-- hub-discussion-bot reply-to:OTHER -->"
+
+    cleaned = clean(f"Sure. {nested}", RULES)
+
+    assert "hub-discussion-bot" not in cleaned
+
+
 def test_tokens_and_secrets_are_never_posted() -> None:
     other_token = "hf_abcdefghijklmnopqrstuvwxyz123456"
     text = f"Use {TOKEN} or {other_token} with whsec-correct-horse-battery-staple"
@@ -78,6 +117,12 @@ def test_tokens_and_secrets_are_never_posted() -> None:
     assert TOKEN not in cleaned and "hf_abcdefghijklmnopqrstuvwxyz" not in cleaned
     assert "whsec" not in cleaned
     assert cleaned.count(REDACTED) == 3
+
+
+def test_a_quoted_bearer_credential_is_redacted_whoever_owns_it() -> None:
+    text = "Invalid credentials in Authorization header: Bearer sk-live-0123456789abcdefXYZ"
+
+    assert RULES.redact(text) == f"Invalid credentials in Authorization header: Bearer {REDACTED}"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ def test_defaults_follow_the_contract() -> None:
     assert settings.hf_endpoint == "https://huggingface.co"
     assert settings.host == "0.0.0.0"  # noqa: S104 - the contract: Spaces need every interface
     assert settings.port == 7860
-    assert settings.max_body_bytes == 256 * 1024
+    assert settings.max_body_bytes == 1024 * 1024  # a 65,536-character comment fits, in any script
     assert settings.model_id == "bigscience/bloom"
     assert settings.inference_api == "auto"
     assert settings.inference_router_url == "https://router.huggingface.co"

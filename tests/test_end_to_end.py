@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from tests.botprocess import BotProcess, Fakes, bot_environment, start_bot, wait_healthy
-from tests.conftest import WEBHOOK_SECRET, load_payload
+from tests.conftest import WEBHOOK_SECRET, load_payload, mention_in
 from tests.fakes import BOT_ID, TOKEN, FakeHub, serve_in_thread
 
 
@@ -77,23 +77,30 @@ def test_urls_inside_a_forged_payload_never_receive_the_token(
 
 
 def test_secrets_stay_out_of_the_logs_and_sigterm_stops_cleanly(
-    running_bot: BotProcess, fakes: Fakes
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
 ) -> None:
+    bot = start_bot(tmp_path, bot_environment(tmp_path, fakes, ACCESS_LOG="true"))
+    bots.append(bot)
+    wait_healthy(bot)
     hub = fakes.hub
     payload = load_payload("comment_create_mention")
-    by_query = running_bot.deliver(payload, path=f"/webhook?secret={WEBHOOK_SECRET}")
-    wrong = httpx.post(f"{running_bot.url}/webhook?secret=almost-{WEBHOOK_SECRET}", content=b"{}")
-    assert by_query.status_code == 202
-    assert wrong.status_code == 403
-    assert hub.wait_until(lambda: len(hub.comments) == 1)
+    by_query = bot.deliver(payload, path=f"/webhook?secret={WEBHOOK_SECRET}")
+    # A name percent-encoded is still the secret: accepted, and still masked in the log.
+    encoded = bot.deliver(mention_in(2), path=f"/webhook?%73ecret={WEBHOOK_SECRET}")
+    as_token = httpx.post(f"{bot.url}/webhook?%74oken={WEBHOOK_SECRET}", content=b"{}")
+    wrong = httpx.post(f"{bot.url}/webhook?secret=almost-{WEBHOOK_SECRET}", content=b"{}")
+    assert (by_query.status_code, encoded.status_code) == (202, 202)
+    assert (as_token.status_code, wrong.status_code) == (401, 403)
+    assert hub.wait_until(lambda: len(hub.comments) == 2)
 
-    running_bot.process.send_signal(signal.SIGTERM)
+    bot.process.send_signal(signal.SIGTERM)
 
     # uvicorn re-raises the signal once it has shut down, so the status says "SIGTERM".
-    assert running_bot.process.wait(timeout=30) in (0, -signal.SIGTERM)
-    output = running_bot.output()
+    assert bot.process.wait(timeout=30) in (0, -signal.SIGTERM)
+    output = bot.output()
     assert "Application shutdown complete" in output
     assert "POST /webhook?secret=***" in output
+    assert "POST /webhook?%73ecret=***" in output and "POST /webhook?%74oken=***" in output
     assert WEBHOOK_SECRET not in output
     assert TOKEN not in output
 

@@ -1,10 +1,12 @@
-"""Who gets an answer: the mention rule and scope handling, on real payload shapes."""
+"""Who gets an answer: the mention rule, scope handling and what is validated, on real
+payload shapes."""
 
 from __future__ import annotations
 
 import pytest
 
-from bot.events import Decider, Ignore, Mention, normalize_scope, parse_payload
+from bot.decide import Decider
+from bot.events import Ignore, Mention, PayloadError, normalize_scope, parse_payload
 from tests.conftest import BOT, load_payload
 
 DECIDER = Decider(BOT)
@@ -36,6 +38,12 @@ def test_a_whole_handle_is_a_mention(text: str) -> None:
         "> @hub-bot said something earlier\n\nI disagree.",
         "Use `@hub-bot` to call it.",
         "```\n@hub-bot example\n```\nThat is how.",
+        "Nice work <!-- @hub-bot hidden from readers --> indeed.",
+        "unfinished <!-- @hub-bot",
+        "see https://huggingface.co/@hub-bot for the bot",
+        "[its page](https://huggingface.co/@hub-bot)",
+        "<https://hf.co/@hub-bot>",
+        "path/@hub-bot/x",
     ],
 )
 def test_lookalikes_quotes_and_code_are_not_mentions(text: str) -> None:
@@ -87,3 +95,62 @@ def test_unsupported_repo_type_is_ignored() -> None:
 
     assert isinstance(decision, Ignore)
     assert "kernel" in decision.reason
+
+
+def test_a_repo_name_the_hub_allows_is_not_refused() -> None:
+    raw = load_payload("comment_create_mention")
+    raw["repo"]["name"] = "someone/model_"
+    payload = parse_payload(raw)
+    assert not isinstance(payload, Ignore)
+
+    decision = DECIDER.decide(payload)
+
+    assert isinstance(decision, Mention) and decision.where.repo_name == "someone/model_"
+
+
+@pytest.mark.parametrize("name", ["../etc/passwd", "a/b/c", "org/x..y", "org/name.git", "-x/y"])
+def test_a_mention_in_a_repo_the_hub_would_not_name_is_refused(name: str) -> None:
+    raw = load_payload("comment_create_mention")
+    raw["repo"]["name"] = name
+    payload = parse_payload(raw)
+    assert not isinstance(payload, Ignore)
+
+    with pytest.raises(PayloadError, match=r"^repo\.name: not a Hub repo name"):
+        DECIDER.decide(payload)
+
+
+def test_only_a_new_comment_is_read_past_its_event() -> None:
+    # A repo event with parts the bot never uses in odd shapes is ignored, not refused.
+    raw = {
+        "event": {"action": "update", "scope": "repo.content"},
+        "repo": {"type": "model", "name": 12},
+        "discussion": "not an object",
+    }
+
+    assert isinstance(parse_payload(raw), Ignore)
+    with pytest.raises(PayloadError, match=r"event\.scope"):
+        parse_payload({"event": {"action": "create"}})
+
+
+def test_without_its_identity_the_bot_records_the_comment_and_decides_later() -> None:
+    payload = parse_payload(load_payload("comment_create_no_mention"))
+    assert not isinstance(payload, Ignore)
+    unknown = Decider(None)  # no whoami answer yet, and no BOT_USERNAME
+
+    deferred = unknown.decide(payload)
+
+    assert isinstance(deferred, Mention) and deferred.undecided
+    verdict = DECIDER.recheck(deferred)
+    assert verdict is not None and verdict.code == "no_mention"
+
+
+def test_with_a_handle_but_no_identity_its_own_comment_is_caught_when_the_job_runs() -> None:
+    payload = parse_payload(load_payload("comment_create_by_bot"))
+    assert not isinstance(payload, Ignore)
+    named = Decider(None, handle="hub-bot")
+
+    recorded = named.decide(payload)
+
+    assert isinstance(recorded, Mention) and not recorded.undecided
+    verdict = DECIDER.recheck(recorded)
+    assert verdict is not None and verdict.code == "own_comment"

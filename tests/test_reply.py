@@ -11,7 +11,8 @@ import pytest
 
 from bot.compose import Composer
 from bot.config import Settings
-from bot.events import Decider, Ignore, Mention, parse_payload
+from bot.decide import Decider
+from bot.events import Ignore, Mention, parse_payload
 from bot.hub import HubClient, Whoami
 from bot.metrics import Metrics
 from bot.prompts import Prompts

@@ -18,10 +18,16 @@ import httpx
 
 from bot.inference.chat import ChatModel
 from bot.inference.completions import CompletionsModel
-from bot.inference.endpoint import Endpoint, GenerationParameters, Model, ModelRequest
+from bot.inference.endpoint import (
+    MODEL_LIMITS,
+    Endpoint,
+    GenerationParameters,
+    Model,
+    ModelRequest,
+)
 from bot.inference.text_generation import TextGenerationModel
 from bot.routing import Route
-from bot.upstream import Observer, RetryPolicy, ignore_call
+from bot.upstream import CallLimits, Observer, RetryPolicy, ignore_call
 
 __all__ = ["GenerationParameters", "Model", "ModelRequest", "Models", "model_for"]
 
@@ -38,8 +44,9 @@ def model_for(
     parameters: GenerationParameters,
     retry: RetryPolicy,
     observe: Observer = ignore_call,
+    limits: CallLimits = MODEL_LIMITS,
 ) -> Model:
-    return _BACKENDS[route.api](http, route, parameters, retry, observe)
+    return _BACKENDS[route.api](http, route, parameters, retry, observe, limits)
 
 
 class Models:

@@ -21,10 +21,11 @@ from bot.errors import ModelNotServed, UpstreamError
 from bot.prompts import PromptContext, PromptSet
 from bot.routing import Route
 from bot.upstream import (
+    CallLimits,
     Observer,
     RetryPolicy,
     error_from_response,
-    error_from_transport,
+    fetch,
     ignore_call,
     json_body,
 )
@@ -33,6 +34,7 @@ SERVICE = "model"
 MAX_STOP_SEQUENCES = 4  # the Inference API and OpenAI accept at most four
 _UNUSED_KWARGS = re.compile(r"The following `model_kwargs` are not used by the model: \[(.*?)\]")
 BILLING_URL = "https://huggingface.co/settings/billing"
+MODEL_LIMITS = CallLimits(deadline=60.0)
 
 
 @dataclass(frozen=True)
@@ -80,14 +82,16 @@ class Endpoint:
         parameters: GenerationParameters,
         retry: RetryPolicy,
         observe: Observer = ignore_call,
+        limits: CallLimits = MODEL_LIMITS,
     ) -> None:
-        """`http` carries the bearer token (INFERENCE_TOKEN) and the per-call timeout."""
+        """`http` carries the bearer token (INFERENCE_TOKEN)."""
         self._http = http
         self.route = route
         self.label = route.model
         self._parameters = parameters
         self._retry = retry
         self._observe = observe
+        self._limits = limits
 
     def build(self, prompts: PromptSet, context: PromptContext) -> ModelRequest:
         raise NotImplementedError
@@ -116,10 +120,10 @@ class Endpoint:
         return self._extract(json_body(response, SERVICE), request)
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
-        try:
-            return await self._http.post(self.route.url, json=body)
-        except httpx.TransportError as exc:
-            raise error_from_transport(exc, SERVICE, f"is {self.route.url} reachable?") from None
+        hint = f"is {self.route.url} reachable?"
+        return await fetch(
+            self._http, "POST", self.route.url, self._limits, SERVICE, hint, json=body
+        )
 
     def _without(self, body: dict[str, Any], names: set[str]) -> dict[str, Any]:
         """The request without the named parameters (top-level keys, for OpenAI-style bodies)."""

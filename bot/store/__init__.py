@@ -26,6 +26,7 @@ from typing import Protocol, TypeVar
 
 from bot.config import ConfigError, Settings
 from bot.errors import StoreUnavailable
+from bot.redact import Redactor
 from bot.store import history, jobs
 from bot.store.history import DeliveryRow
 from bot.store.location import on_network
@@ -250,10 +251,10 @@ class Store:
         await self._driver.close()
 
 
-async def open_store(settings: Settings, redact: Callable[[str], str] = str) -> Store:
-    """The store DATABASE_URL names, else SQLite in DATA_DIR; migrated, ready to use.
-    Raises ConfigError with the fix when it cannot be opened."""
-    limits = Limits.from_settings(settings)
+async def open_store(settings: Settings) -> Store:
+    """The store DATABASE_URL names, else SQLite in DATA_DIR; migrated, ready to use. Every
+    reason it keeps is redacted first. Raises ConfigError with the fix when it cannot open."""
+    limits, redact = Limits.from_settings(settings), Redactor(settings.secrets)
     if settings.database_url:
         url = settings.database_url.get_secret_value()
         try:
