@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,24 @@ from bot.config import Secret
 from bot.redact import Redactor
 
 MASK = "***"
+
+
+class Throttle:
+    """At most one of each kind of line per interval: `admit` answers None to hold a line back,
+    or how many were held back since the last one admitted."""
+
+    def __init__(self, interval: float) -> None:
+        self._interval = interval
+        self._seen: dict[object, tuple[float, int]] = {}
+
+    def admit(self, kind: object) -> int | None:
+        now = time.monotonic()
+        last, held = self._seen.get(kind, (float("-inf"), 0))
+        if now - last < self._interval:
+            self._seen[kind] = (last, held + 1)
+            return None
+        self._seen[kind] = (now, 0)
+        return held
 
 
 def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:

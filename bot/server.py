@@ -16,13 +16,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import resource
-import time
 from typing import Any
 
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bot.config import Settings
+from bot.logs import Throttle
 
 log = logging.getLogger("bot.server")
 SPARE_FILES = 64  # descriptors kept for the store, upstream calls and logs when the cap is hit
@@ -32,6 +32,7 @@ RESOURCE_LOG_INTERVAL = 60.0
 def deadline_protocol(header_timeout: float, body_timeout: float) -> type[HttpToolsProtocol]:
     class DeadlineProtocol(HttpToolsProtocol):
         _deadline: asyncio.TimerHandle | None = None
+        _body_due = False  # headers in, body not yet complete
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -39,15 +40,18 @@ def deadline_protocol(header_timeout: float, body_timeout: float) -> type[HttpTo
 
         def on_headers_complete(self) -> None:
             super().on_headers_complete()
+            self._body_due = True
             self._arm(body_timeout)  # the body, if any, is due now
 
         def on_message_complete(self) -> None:
             super().on_message_complete()
+            self._body_due = False
             self._disarm()  # the request is in: the bot's own time starts
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
-            if not self.transport.is_closing():
+            # An early answer (a 401 before the body) leaves the body's deadline running.
+            if not self.transport.is_closing() and not self._body_due:
                 self._arm(header_timeout)  # the next request's headers
 
         def connection_lost(self, exc: Exception | None) -> None:
@@ -95,16 +99,12 @@ class OncePerInterval(logging.Filter):
     def __init__(self, interval: float = RESOURCE_LOG_INTERVAL) -> None:
         super().__init__()
         self._interval = interval
-        self._seen: dict[tuple[str, object], tuple[float, int]] = {}
+        self._throttle = Throttle(interval)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        kind = (record.name, record.msg)
-        now = time.monotonic()
-        last, held = self._seen.get(kind, (float("-inf"), 0))
-        if now - last < self._interval:
-            self._seen[kind] = (last, held + 1)
+        held = self._throttle.admit((record.name, record.msg))
+        if held is None:
             return False
-        self._seen[kind] = (now, 0)
         if held:
             record.msg = f"{record.msg} ({held} more like it in the last {self._interval:.0f} s)"
         return True

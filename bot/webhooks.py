@@ -33,7 +33,7 @@ from bot.decide import Decider
 from bot.events import Ignore, Mention, Payload, PayloadError, parse_payload
 from bot.guards import Guards
 from bot.hub import Whoami
-from bot.logs import log_event
+from bot.logs import Throttle, log_event
 from bot.metrics import Metrics
 from bot.store import Enqueue, EnqueueOutcome, Store, StoreUnavailable
 
@@ -44,6 +44,7 @@ SECRET_HEADER = b"x-webhook-secret"
 _LOCAL_PREFIX = secrets.token_hex(3)
 _local_serial = itertools.count(1)
 MAX_WEBHOOK_ID = 200
+REFUSAL_LOG_INTERVAL = 10.0  # seconds between log lines about deliveries with a bad secret
 
 
 class BodyTooLarge(Exception):
@@ -95,6 +96,7 @@ class WebhookReceiver:
         self._on_queued = on_queued
         self._commits = GroupCommit(store)
         self._decider: Decider | None = None
+        self._refusals = Throttle(REFUSAL_LOG_INTERVAL)
 
     async def __call__(self, request: Request) -> JSONResponse:
         # An overlong id is not one the Hub sent: it is not used to dedupe.
@@ -113,16 +115,19 @@ class WebhookReceiver:
                 receipt.reason,
                 receipt.job_id,
             )
-        log_event(
-            log,
-            logging.INFO,
-            "delivery",
-            delivery=delivery,
-            status=receipt.status,
-            outcome=receipt.outcome,
-            reason=receipt.reason,
-            job=receipt.job_id,
-        )
+        held = self._refusals.admit(receipt.status) if receipt.outcome == "unauthorised" else 0
+        if held is not None:  # a flood at a public URL costs one line per interval
+            log_event(
+                log,
+                logging.INFO,
+                "delivery",
+                delivery=delivery,
+                status=receipt.status,
+                outcome=receipt.outcome,
+                reason=receipt.reason,
+                job=receipt.job_id,
+                **({"similar_not_logged": held} if held else {}),
+            )
         return JSONResponse(receipt.body, receipt.status, receipt.headers or None)
 
     async def _receive(self, request: Request, webhook_id: str | None, delivery: str) -> Receipt:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import socket
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -55,9 +54,7 @@ def test_slow_clients_do_not_stop_deliveries_and_are_closed_after_the_header_tim
             except OSError:
                 return True
 
-        started = time.monotonic()
         eventually(lambda: all(closed(s) for s in slow), timeout=20, what="slow clients closed")
-        assert time.monotonic() - started < 15
     finally:
         stop.set()
         trickler.join(timeout=5)

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.fakes.recorder import Recorder
@@ -41,6 +42,8 @@ class FakeModel(Recorder):
         self.refuses_stop = False
         self.served: tuple[str, ...] = ()  # what GET /v1/models and /info name; empty: 404
         self.gone = False  # answer 410 to everything, as the retired api-inference host does
+        self.drip: float | None = None  # seconds between the bytes of a slowly written answer
+        self.oversize = 0  # bytes of an answer too large to read, streamed in 1 MiB pieces
         self.gate = threading.Event()
         self.gate.set()
         self.held = 0  # requests waiting at the gate right now
@@ -81,6 +84,10 @@ class FakeModel(Recorder):
             await asyncio.sleep(self.latency)
         if self.gone:
             return JSONResponse({"error": "Gone"}, 410)
+        if self.drip is not None:
+            return StreamingResponse(self._dripping(self.drip), media_type="application/json")
+        if self.oversize:
+            return StreamingResponse(self._endless(self.oversize), media_type="application/json")
         if scripted := self.next_scripted():
             return scripted.response()
         body: dict[str, Any] = entry.body if isinstance(entry.body, dict) else {}
@@ -90,6 +97,20 @@ class FakeModel(Recorder):
         if path.endswith("/completions"):
             return self._completion(body)
         return self._text_generation(body)
+
+    @staticmethod
+    async def _dripping(seconds: float) -> AsyncIterator[bytes]:
+        for byte in b'[{"generated_text": "' + b"x" * 10_000:
+            yield bytes([byte])
+            await asyncio.sleep(seconds)
+
+    @staticmethod
+    async def _endless(size: int) -> AsyncIterator[bytes]:
+        yield b'[{"generated_text": "'
+        piece = b"x" * (1 << 20)
+        for _ in range(size >> 20):
+            yield piece
+        yield b'"}]'
 
     def _chat(self, body: dict[str, Any]) -> Response:
         message = {"role": "assistant", "content": self.reply}
