@@ -69,10 +69,22 @@ def describe(webhook: dict[str, Any]) -> str:
         for w in webhook.get("watched", [])
         if isinstance(w, dict)
     )
-    state = "disabled" if webhook.get("disabled") else "enabled"
     target = webhook.get("url") or f"job {webhook.get('jobSourceId', '?')}"
     domains = ",".join(webhook.get("domains", []))
-    return f"{webhook.get('id')}  {state}  {target}  watched={watched_text}  domains={domains}"
+    secret = "" if webhook.get("hasSecret", True) else "  no secret (every delivery is refused)"
+    line = f"{webhook.get('id')}  {state_of(webhook)}  {target}  watched={watched_text}"
+    return f"{line}  domains={domains}{secret}"
+
+
+def state_of(webhook: dict[str, Any]) -> str:
+    """enabled, disabled, or suspended by the Hub after failed deliveries (with the fix)."""
+    disabled = webhook.get("disabled")
+    if disabled == "suspended-after-failure":
+        return (
+            "suspended (the Hub stopped it after failed deliveries: fix the cause, see its"
+            f" Activity tab, then python -m bot webhooks enable {webhook.get('id')})"
+        )
+    return "disabled" if disabled else "enabled"
 
 
 Action = Callable[[HubClient, Settings, argparse.Namespace], Awaitable[str]]

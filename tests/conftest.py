@@ -84,8 +84,10 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def hub() -> FakeHub:
-    return FakeHub()
+def hub() -> Iterator[FakeHub]:
+    fake = FakeHub()
+    yield fake
+    assert fake.violations == [], "the fake Hub drifted from the Hub's OpenAPI description"
 
 
 @pytest.fixture
@@ -99,6 +101,7 @@ def fakes() -> Iterator[Fakes]:
     hub, model = FakeHub(), FakeModel()
     with serve_in_thread(hub.app) as hub_url, serve_in_thread(model.app) as model_url:
         yield Fakes(hub, hub_url, model, model_url)
+    assert hub.violations == [], "the fake Hub drifted from the Hub's OpenAPI description"
 
 
 @pytest.fixture

@@ -270,3 +270,25 @@ def test_webhooks_are_created_listed_changed_and_deleted_through_the_hub_api(
     everything = "".join(r.stdout + r.stderr for r in (created, listed, updated, disabled, enabled))
     assert WEBHOOK_SECRET not in everything and TOKEN not in everything
     assert all(r.authorization == f"Bearer {TOKEN}" for r in fakes.hub.requests)
+
+
+def test_webhooks_list_shows_a_suspended_webhook_as_suspended_with_the_fix(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    fakes.hub.webhooks["654bbbc16f2ec14d77f109cc"] = {
+        "id": "654bbbc16f2ec14d77f109cc",
+        "url": "https://me-bot.hf.space/webhook",
+        "watched": [{"type": "model", "name": "acme/m"}],
+        "domains": ["discussion"],
+        "disabled": "suspended-after-failure",
+    }
+
+    listed = cli(tmp_path, "webhooks", "list", env=bot_environment(tmp_path, fakes))
+
+    assert listed.returncode == 0, listed.stderr
+    assert listed.stdout.startswith(
+        "654bbbc16f2ec14d77f109cc  suspended (the Hub stopped it after failed deliveries: fix"
+        " the cause, see its Activity tab, then python -m bot webhooks enable"
+        " 654bbbc16f2ec14d77f109cc)  https://me-bot.hf.space/webhook"
+    )
+    assert "no secret (every delivery is refused)" in listed.stdout

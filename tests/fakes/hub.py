@@ -13,6 +13,7 @@ import itertools
 import time
 from collections import defaultdict
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -20,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tests.fakes.recorder import Received, Recorder
+from tests.fakes.openapi import violations
+from tests.fakes.recorder import Received, Recorder, Scripted
 from tests.fakes.routes import hub_routes
 
 BOT_ID = "64b2f00d0000000000000b07"
@@ -73,6 +75,49 @@ class RateLimitHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class OpenAPICheck:
+    """Checks every exchange against the Hub's OpenAPI description (tests/fakes/openapi.py) and
+    keeps what is wrong in `hub.violations`; a scripted answer is wrong on purpose, so only
+    the request is checked then."""
+
+    def __init__(self, app: ASGIApp, hub: FakeHub) -> None:
+        self.app = app
+        self.hub = hub
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        body, answer = bytearray(), bytearray()
+        started: dict[str, Any] = {}
+
+        async def reading() -> Message:
+            message = await receive()
+            body.extend(message.get("body", b""))
+            return message
+
+        async def writing(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                started.update(message)
+            else:
+                answer.extend(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, reading, writing)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        answer_headers = {k.decode().lower(): v.decode() for k, v in started.get("headers", [])}
+        self.hub.violations += violations(
+            scope["method"],
+            scope["path"],
+            dict(parse_qsl(scope["query_string"].decode())),
+            headers,
+            bytes(body),
+            started.get("status", 0),
+            None if scope.get("scripted") else bytes(answer),
+            answer_headers.get("content-type", ""),
+        )
+
+
 class FakeHub(Recorder):
     def __init__(self, token: str = TOKEN) -> None:
         super().__init__()
@@ -82,7 +127,11 @@ class FakeHub(Recorder):
         self.webhooks: dict[str, dict[str, Any]] = {}
         self.models: dict[str, dict[str, Any]] = {}
         self.token_role = "write"
-        self.app = Starlette(routes=hub_routes(self), middleware=[Middleware(RateLimitHeaders)])
+        self.violations: list[str] = []  # of the Hub's OpenAPI description, by either side
+        self.app = Starlette(
+            routes=hub_routes(self),
+            middleware=[Middleware(OpenAPICheck, hub=self), Middleware(RateLimitHeaders)],
+        )
 
     # -- what a test sets up ------------------------------------------------------------
 
@@ -153,6 +202,13 @@ class FakeHub(Recorder):
             },
         )
 
+    def scripted(self, request: Request, route: str) -> Scripted | None:
+        """The next scripted answer for `route`, marked so that it is not checked."""
+        found = self.next_scripted(route)
+        if found:
+            request.scope["scripted"] = True
+        return found
+
     @property
     def comments(self) -> list[Received]:
         return [r for r in self.requests if r.path.endswith("/comment")]
@@ -166,7 +222,7 @@ class FakeHub(Recorder):
         await self.record(request)
         if not self.authorised(request):
             return JSONResponse(UNAUTHORISED, 401)
-        if scripted := self.next_scripted("whoami"):
+        if scripted := self.scripted(request, "whoami"):
             return scripted.response()
         return JSONResponse(
             {
@@ -194,7 +250,7 @@ class FakeHub(Recorder):
             return JSONResponse(UNAUTHORISED, 401)
         if request.path_params["kind"] not in ("models", "datasets", "spaces"):
             return JSONResponse({"error": "Not Found"}, 404)
-        scripted = self.next_scripted("comment")
+        scripted = self.scripted(request, "comment")
         text = entry.body.get("comment") if isinstance(entry.body, dict) else None
         if not isinstance(text, str) or not 1 <= len(text) <= 65536:
             return JSONResponse({"error": "comment must be 1 to 65536 characters"}, 400)
@@ -209,7 +265,7 @@ class FakeHub(Recorder):
         await self.record(request)
         if not self.authorised(request):
             return JSONResponse(UNAUTHORISED, 401)
-        if scripted := self.next_scripted("discussion"):
+        if scripted := self.scripted(request, "discussion"):
             return scripted.response()
         repo, kind = request.path_params["repo"], request.path_params["kind"]
         return JSONResponse(
@@ -234,7 +290,7 @@ class FakeHub(Recorder):
         await self.record(request)
         if not self.authorised(request):
             return JSONResponse(UNAUTHORISED, 401)
-        if scripted := self.next_scripted("model"):
+        if scripted := self.scripted(request, "model"):
             return scripted.response()
         model = self.models.get(request.path_params["repo"])
         if model is None:
