@@ -24,7 +24,7 @@ from bot.config import Settings, load_settings
 from bot.errors import BotError
 from bot.jobs_cli import add_job_commands
 from bot.logs import configure_logging
-from bot.preview import mention_from_payload, mention_from_text, preview
+from bot.preview import Source, discussion_ref, mention_from_payload, mention_from_text, preview
 from bot.prompts import Prompts
 from bot.server import serve as serve_app
 from bot.startup import banner, discover
@@ -59,11 +59,18 @@ def run_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_preview(settings: Settings, args: argparse.Namespace) -> int:
-    if args.payload:
-        mention = mention_from_payload(Path(args.payload))
+    if args.payload and args.comment:
+        raise BotError("give --comment or --payload, not both")
+    if args.discussion:
+        source = Source(discussion=discussion_ref(args.discussion), comment=args.comment)
+    elif args.payload:
+        source = Source(mention_from_payload(Path(args.payload)))
+    elif args.comment:
+        text, repo, title = args.comment, args.repo, args.title
+        source = Source(mention_from_text(text, repo, title, args.pull_request))
     else:
-        mention = mention_from_text(args.comment, args.repo, args.title, args.pull_request)
-    print(asyncio.run(preview(settings, mention, args.generate)))
+        raise BotError("preview needs --discussion URL, --comment TEXT or --payload FILE")
+    print(asyncio.run(preview(settings, source, args.generate)))
     return 0
 
 
@@ -111,9 +118,16 @@ def build_parser() -> Parser:
     show = commands.add_parser(
         "preview", help="print the prompt (and with --generate the reply) without posting"
     )
-    source = show.add_mutually_exclusive_group(required=True)
-    source.add_argument("--comment", help="the text of a comment that mentions the bot")
+    source = show.add_mutually_exclusive_group()
     source.add_argument("--payload", help="a saved webhook payload (JSON file)")
+    source.add_argument(
+        "--discussion",
+        metavar="URL",
+        help="a Hub discussion or pull request: its thread, repo facts, card and changes are read",
+    )
+    show.add_argument(
+        "--comment", help="the comment answered (with --discussion: added after the thread)"
+    )
     show.add_argument("--repo", default="your-org/your-model", help="repo name for --comment")
     show.add_argument("--title", default="A question", help="discussion title for --comment")
     show.add_argument("--pull-request", action="store_true", help="treat --comment as in a PR")

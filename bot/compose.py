@@ -1,4 +1,5 @@
-"""From a mention, and what came before it in the discussion, to the text that would be posted.
+"""From a mention, what came before it in the discussion and what the Hub knows about the repo,
+to the text that would be posted.
 
 Shared by the reply flow and `python -m bot preview`, so what an operator previews is exactly
 what the bot would post.
@@ -11,20 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.clean import CleanRules, clean
+from bot.changes import shown_files
+from bot.clean import CleanRules, clean, shorten
 from bot.errors import ModelNotServed
 from bot.events import Identity, Mention
+from bot.gather import Gathered
 from bot.inference import Model, ModelRequest, Models
 from bot.prompts import PromptContext, Prompts, PromptSet
 from bot.redact import Redactor
-from bot.thread import ThreadComment, earlier_comments, trigger_author
+from bot.thread import earlier_comments, trigger_author
 
 
 @dataclass(frozen=True)
 class Style:
     """How much thread the model sees, and what is allowed in what it writes."""
 
-    thread_budget: int = 6000
+    thread_budget: int = 4000
+    card_chars: int = 2000
+    files_listed: int = 30
     max_reply_chars: int = 2000
     allow_mentions: bool = False
     redact: Callable[[str], str] = field(default_factory=Redactor)
@@ -44,25 +49,30 @@ class Composer:
         self._style = style
 
     async def prepare(
-        self, mention: Mention, bot: Identity, comments: list[ThreadComment]
+        self, mention: Mention, bot: Identity, read: Gathered
     ) -> tuple[PromptSet, PromptContext, ModelRequest, Model]:
         model = await self._models.current()
         received = datetime.fromtimestamp(mention.received_at or time.time(), UTC)
-        earlier = earlier_comments(
-            comments, mention.comment_id, received, self._style.thread_budget
-        )
+        style, facts = self._style, read.repo.facts
+        earlier = earlier_comments(read.comments, mention.comment_id, received, style.thread_budget)
+        pull_request = read.pull_request
         context = PromptContext.for_mention(
             mention,
             bot.handle,
-            author=trigger_author(comments, mention.comment_id) or "User",
+            author=trigger_author(read.comments, mention.comment_id) or "User",
             thread=tuple(earlier),
             model=model.label,
+            repo=facts,
+            card=shorten(read.repo.card, style.card_chars) if style.card_chars else "",
+            files=shown_files(facts.files, style.files_listed),
+            diff=pull_request.diff if pull_request else "",
+            pull_request=pull_request,
         )
         prompts = self._prompts.for_repo(mention.where.repo_name)
         return prompts, context, model.build(prompts, context), model
 
-    async def write(self, mention: Mention, bot: Identity, comments: list[ThreadComment]) -> Draft:
-        prompts, context, request, model = await self.prepare(mention, bot, comments)
+    async def write(self, mention: Mention, bot: Identity, read: Gathered) -> Draft:
+        prompts, context, request, model = await self.prepare(mention, bot, read)
         try:
             generated = await model.generate(request)
         except ModelNotServed:

@@ -128,7 +128,10 @@ class Settings(BaseSettings):
     temperature: float = setting(0.7, "from 0 to 2", ge=0, le=2)
     top_p: float = setting(0.9, "from 0.01 to 1", ge=0.01, le=1)
     max_reply_chars: int = setting(2000, "from 100 to 60000", ge=100, le=60_000)
-    thread_budget_chars: int = setting(6000, "from 0 to 200000", ge=0, le=200_000)
+    thread_budget_chars: int = setting(4000, "from 0 to 200000", ge=0, le=200_000)
+    card_budget_chars: int = setting(2000, "from 0 to 200000", ge=0, le=200_000)
+    diff_budget_chars: int = setting(2500, "from 0 to 200000", ge=0, le=200_000)
+    files_listed: int = setting(30, "from 0 to 10000", ge=0, le=10_000)
     allow_mentions: bool = setting(False, _FLAG)
     failure_notice: bool = setting(True, _FLAG)
     max_body_bytes: int = setting(

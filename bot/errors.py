@@ -7,6 +7,7 @@
     ├── StoreUnavailable     the database cannot be used right now (locked, down, disk full)
     └── UpstreamError        the Hub or the model answered badly or not at all
         ├── TransientError   worth retrying: timeout, connection error, 429, 424, 5xx
+        ├── TooLarge         the answer was larger than MAX_UPSTREAM_BYTES
         └── ModelNotServed   the model's endpoint says it does not serve the model
 
 Messages say what happened and what to do; none ever contains a token or a secret.
@@ -66,3 +67,7 @@ class TransientError(UpstreamError):
 class ModelNotServed(UpstreamError):
     """The endpoint answered that it does not serve the model (404, 410, "not supported"):
     not worth retrying there, but worth asking the Hub again which provider does."""
+
+
+class TooLarge(UpstreamError):
+    """The answer was larger than the cap on what is read (MAX_UPSTREAM_BYTES)."""

@@ -94,9 +94,29 @@ class HubClient:
         message = body.get("newMessage") if isinstance(body, dict) else None
         return str(message.get("id", "")) if isinstance(message, dict) else ""
 
-    async def discussion(self, ref: DiscussionRef) -> object:
-        """The discussion with its events (comments, status changes, ...), as JSON."""
-        return await self._read(discussion_path(ref), "read discussion")
+    async def discussion(self, ref: DiscussionRef, diff: bool = False) -> object:
+        """The discussion with its events (comments, status changes, ...), as JSON; with `diff`,
+        a pull request's changes too."""
+        return await self._read(
+            discussion_path(ref) + ("?diff=1" if diff else ""), "read discussion"
+        )
+
+    async def read_json(self, path: str, what: str) -> object:
+        return await self._read(path, what)
+
+    async def read_text(self, path: str, what: str, first_bytes: int) -> str:
+        """A file's text, its first bytes only (a Range request); redirects are followed, and
+        httpx sends the token to none but HF_ENDPOINT's own origin."""
+
+        async def attempt() -> str:
+            response = await self._send(
+                "GET", path, headers={"Range": f"bytes=0-{first_bytes - 1}"}, follow_redirects=True
+            )
+            if not response.is_success:
+                raise error_from_response(response, SERVICE, f"{what} failed")
+            return response.content[:first_bytes].decode("utf-8", errors="replace")
+
+        return await self._retry.call(attempt)
 
     async def model_info(self, model: str, expand: tuple[str, ...]) -> object:
         """A model's facts, only the `expand`ed fields (and its id)."""

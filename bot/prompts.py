@@ -10,7 +10,8 @@ rendered as a template.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields, replace
+import re
+from dataclasses import dataclass, field, fields, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
@@ -26,11 +27,15 @@ from jinja2 import (
     meta,
 )
 
+from bot.changes import FileChange, PullRequest
+from bot.context import RepoFacts
 from bot.errors import PromptError
 from bot.events import DiscussionRef, Mention
 from bot.thread import ThreadComment
 
-TEMPLATES = ("completion.j2", "chat_system.j2", "chat_user.j2", "reply.j2", "failure.j2")
+TEMPLATES = (
+    "completion.j2", "chat_system.j2", "chat_user.j2", "reply.j2", "failure.j2", "repo.j2"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,16 @@ class PromptContext:
     thread: tuple[ThreadComment, ...] = ()
     model: str = ""
     answer: str = ""
+    # What the Hub says of the repo (`repo.license`, ...): for_mention fills it in.
+    repo: RepoFacts = field(default_factory=lambda: RepoFacts("", ""))
+    card: str = ""  # the repo's card, without its front matter, within CARD_BUDGET_CHARS
+    files: tuple[str, ...] = ()  # the repo's files, at most FILES_LISTED of them
+    diff: str = ""  # a pull request's diff, within DIFF_BUDGET_CHARS
+    pull_request: PullRequest | None = None  # its base, conflicts and files changed
 
     @classmethod
     def for_mention(cls, mention: Mention, bot_name: str, **more: Any) -> PromptContext:
+        more.setdefault("repo", RepoFacts(mention.where.repo_name, mention.where.repo_type))
         return cls(
             comment=mention.text,
             title=mention.title,
@@ -62,24 +74,68 @@ class PromptContext:
             **more,
         )
 
+    def variables(self) -> dict[str, Any]:
+        """As templates see them: repo, thread and pull_request stay objects."""
+        return {spec.name: getattr(self, spec.name) for spec in fields(self)}
+
 
 PROMPT_VARIABLES = frozenset(spec.name for spec in fields(PromptContext))
+_SAMPLE_MENTION = Mention(
+    comment_id="0" * 24,
+    author_id="1" * 24,
+    text="@bot What does this model do?",
+    where=DiscussionRef("model", "org/name", 1),
+    title="A question",
+    is_pull_request=False,
+    repo_private=False,
+)
 SAMPLE_CONTEXT = PromptContext.for_mention(
-    Mention(
-        comment_id="0" * 24,
-        author_id="1" * 24,
-        text="@bot What does this model do?",
-        where=DiscussionRef("model", "org/name", 1),
-        title="A question",
-        is_pull_request=False,
-        repo_private=False,
-    ),
+    _SAMPLE_MENTION,
     bot_name="bot",
     author="someone",
     thread=(ThreadComment("2" * 24, "someone", "Hello", False, None, None, False),),
     model="org/model",
     answer="It classifies images.",
+    repo=RepoFacts(
+        "org/name",
+        "model",
+        sha="a" * 40,
+        license="apache-2.0",
+        known=True,
+        pipeline_tag="image-classification",
+        library_name="transformers",
+        base_models=("org/base",),
+        datasets=("org/data",),
+        languages=("en",),
+        tags=("vision",),
+        gated="no",
+        downloads=10,
+        likes=2,
+        parameters=86_000_000,
+        files=("README.md", "config.json", "model.safetensors"),
+    ),
+    card="# Name\n\nClassifies images.",
+    files=("README.md", "config.json", "model.safetensors"),
 )
+# Templates are checked on a pull request too, so the branches for one render at startup.
+SAMPLE_PR_CONTEXT = replace(
+    SAMPLE_CONTEXT,
+    is_pull_request=True,
+    diff='diff --git a/config.json b/config.json\n-  "size": 1\n+  "size": 2',
+    pull_request=PullRequest(
+        "refs/heads/main",
+        ("config.json",),
+        (FileChange("config.json", 1, 1, "text", "all"),),
+        "",
+    ),
+)
+
+
+def material(text: str, name: str) -> str:
+    """Someone else's text, fenced as `<name>...</name>` so the model can tell it from the
+    bot's instructions; a fence inside the text is broken, so the text cannot close it."""
+    inner = re.sub(rf"<(/?{re.escape(name)})", "<\u200b\\1", text, flags=re.IGNORECASE)
+    return f"<{name}>\n{inner}\n</{name}>"
 
 
 @dataclass(frozen=True)
@@ -90,7 +146,7 @@ class PromptSet:
     templates: dict[str, Template] = field(repr=False)
 
     def render(self, template: str, context: PromptContext) -> str:
-        return self.templates[template].render(asdict(context)).strip()
+        return self.templates[template].render(context.variables()).strip()
 
     def completion(self, context: PromptContext) -> str:
         return self.render("completion.j2", context)
@@ -149,6 +205,7 @@ class Prompts:
             undefined=StrictUndefined,
             autoescape=False,  # noqa: S701 - plain text for a model, not HTML
         )
+        env.filters["material"] = material
         return PromptSet(name, {t: _checked(env, t, directory) for t in TEMPLATES})
 
 
@@ -164,7 +221,8 @@ def _checked(env: Environment, name: str, directory: Path) -> Template:
                 f" (known: {', '.join(sorted(PROMPT_VARIABLES))})"
             )
         template = env.get_template(name)
-        template.render(asdict(SAMPLE_CONTEXT))
+        for sample in (SAMPLE_CONTEXT, SAMPLE_PR_CONTEXT):
+            template.render(sample.variables())
     except PromptError:
         raise
     except TemplateNotFound:

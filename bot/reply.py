@@ -1,9 +1,10 @@
-"""The whole life of one reply: read the discussion -> compose -> post -> record.
+"""The whole life of one reply: gather (the discussion, the repo) -> compose -> post -> record.
 
-The Hub has the last word on "already answered": every attempt reads the discussion first and
-looks for its own marker for this comment, in a comment written by the bot's account id (an
-account can be renamed; its id stays). Found, the job is done without posting; the discussion
-unreadable, the attempt fails as transient and is tried again, never posted blindly. So a
+The Hub has the last word on "already answered": every attempt reads the discussion first
+(bot.gather) and looks for its own marker for this comment, in a comment written by the bot's
+account id (an account can be renamed; its id stays). Found, the job is done without posting;
+the discussion unreadable, the attempt fails as transient and is tried again, never posted
+blindly. So a
 comment already answered is never answered again, whatever happened to the store: a wiped
 disk, Job mode, two bots on one webhook, a restored backup.
 
@@ -19,13 +20,14 @@ from dataclasses import dataclass
 from bot.compose import Composer
 from bot.decide import Decider
 from bot.errors import TransientError, UpstreamError
-from bot.events import Identity, Mention
+from bot.events import Identity
 from bot.faults import checkpoint
+from bot.gather import Gatherer
 from bot.hub import HubClient, Whoami
 from bot.logs import log_event
 from bot.metrics import Metrics
 from bot.store import Job, Store
-from bot.thread import ThreadComment, find_marked, parse_events
+from bot.thread import ThreadComment, find_marked
 
 log = logging.getLogger("bot.reply")
 
@@ -62,6 +64,7 @@ class ReplyOptions:
 class ReplyFlow:
     def __init__(
         self,
+        gatherer: Gatherer,
         composer: Composer,
         hub: HubClient,
         store: Store,
@@ -70,6 +73,7 @@ class ReplyFlow:
         options: ReplyOptions,
     ) -> None:
         self._metrics = metrics
+        self._gatherer = gatherer
         self._composer = composer
         self._hub = hub
         self._store = store
@@ -92,38 +96,24 @@ class ReplyFlow:
             if refusal := Decider(bot).recheck(mention):
                 await self._ignore(job, refusal.reason)
                 return
-            comments = await self._read_discussion(mention, bot)
-            if found := find_marked(comments, marker):
-                await self._done(
-                    job, found, "replied (found on the Hub: posted by an earlier attempt)"
-                )
+            read = await self._gatherer.gather(mention, bot)
+            if found := find_marked(read.comments, marker):
+                reason = "replied (found on the Hub: posted by an earlier attempt)"
+                await self._done(job, found, reason)
                 return
-            draft = await self._composer.write(mention, bot, comments)
+            draft = await self._composer.write(mention, bot, read)
             checkpoint(self._options.fault, "generated")
             if draft.body is None:
                 await self._dead(job, "the model returned nothing usable; nothing was posted")
-                await self._post_notice(job, bot, comments)
+                await self._post_notice(job, bot, read.comments)
                 return
             reply_id = await self._hub.post_comment(mention.where, f"{draft.body}\n\n{marker}")
             checkpoint(self._options.fault, "after-post")
         except UpstreamError as exc:
             await self._failed(job, exc)
             return
-        await self._done(job, reply_id, "replied")
-
-    async def _read_discussion(self, mention: Mention, bot: Identity) -> list[ThreadComment]:
-        """The discussion's comments. Unreadable, nothing may be posted: the bot could not see
-        whether it answered already, so the attempt fails as transient."""
-        try:
-            details = await self._hub.discussion(mention.where)
-        except UpstreamError as exc:
-            raise TransientError(
-                "Hub",
-                exc.status,
-                f"cannot read the discussion to look for an earlier reply ({exc.detail})",
-                exc.hint,
-            ) from None
-        return parse_events(details, bot.id)
+        missing = f" without {' and '.join(read.missing)}" if read.missing else ""
+        await self._done(job, reply_id, f"replied{missing}")
 
     async def _done(self, job: Job, reply_id: str, reason: str) -> None:
         await self._store.finish(job.id, "done", reason, reply_id=reply_id)

@@ -14,8 +14,10 @@ import httpx
 
 from bot.compose import Composer, Style
 from bot.config import Secret, Settings
+from bot.context import Budgets, ContextReader
 from bot.errors import ModelNotServed
 from bot.events import Identity
+from bot.gather import Gatherer
 from bot.guards import Guards
 from bot.hub import HubClient, Whoami
 from bot.inference import GenerationParameters, Model, Models, model_for
@@ -38,13 +40,17 @@ def _headers(token: Secret) -> dict[str, str]:
 def hub_http_client(
     settings: Settings, transport: httpx.AsyncBaseTransport | None = None
 ) -> httpx.AsyncClient:
-    """A client bound to HF_ENDPOINT: requests carry relative paths, so the token stays there."""
-    return httpx.AsyncClient(
+    """A client bound to HF_ENDPOINT: requests carry relative paths, so the token stays there.
+    It sends no Accept header: the Hub answers JSON anyway, and its description of `resolve`
+    reads an Accept header as a request for Xet file information."""
+    client = httpx.AsyncClient(
         base_url=settings.hf_endpoint,
         headers=_headers(settings.hub_token),
         timeout=settings.hub_timeout,
         transport=transport,
     )
+    del client.headers["accept"]
+    return client
 
 
 def model_http_client(
@@ -117,11 +123,18 @@ def models(
 def composer(settings: Settings, prompts: Prompts, models: Models) -> Composer:
     style = Style(
         thread_budget=settings.thread_budget_chars,
+        card_chars=settings.card_budget_chars,
+        files_listed=settings.files_listed,
         max_reply_chars=settings.max_reply_chars,
         allow_mentions=settings.allow_mentions,
         redact=Redactor(settings.secrets),
     )
     return Composer(prompts, models, style)
+
+
+def gatherer(settings: Settings, hub: HubClient) -> Gatherer:
+    budgets = Budgets(settings.card_budget_chars, settings.diff_budget_chars, settings.files_listed)
+    return Gatherer(hub, ContextReader(hub, budgets), settings.diff_budget_chars)
 
 
 def reply_options(settings: Settings) -> ReplyOptions:
@@ -168,6 +181,7 @@ async def open_services(
         whoami = Whoami(hub, settings.bot_username, known=bot)
         guards = Guards(settings)
         flow = ReplyFlow(
+            gatherer(settings, hub),
             composer(settings, prompts, chosen),
             hub,
             store,

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
-from bot.errors import TransientError, UpstreamError
+from bot.errors import TooLarge, TransientError, UpstreamError
 
 T = TypeVar("T")
 log = logging.getLogger("bot.upstream")
@@ -68,7 +68,7 @@ async def fetch(
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > limits.max_bytes:
-                        raise UpstreamError(
+                        raise TooLarge(
                             service,
                             response.status_code,
                             f"answer larger than {limits.max_bytes} bytes; not read further",

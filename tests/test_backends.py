@@ -107,14 +107,17 @@ def preview(
     )  # fmt: skip
 
 
-def test_preview_prints_the_prompt_without_calling_anything(tmp_path: Path, fakes: Fakes) -> None:
+def test_preview_prints_the_prompt_and_only_asks_who_the_bot_is(
+    tmp_path: Path, fakes: Fakes
+) -> None:
     result = preview(tmp_path, fakes, "--comment", "@hub-bot what is this?", "--repo", "acme/x")
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("=== prompt (text-generation, bigscience/bloom) ===")
     assert 'model "acme/x"' in result.stdout
     assert result.stdout.rstrip().endswith("User: @hub-bot what is this?\n\nhub-bot:")
-    assert fakes.model.requests == [] and fakes.hub.requests == []
+    assert fakes.model.requests == []
+    assert [(r.method, r.path) for r in fakes.hub.requests] == [("GET", "/api/whoami-v2")]
 
 
 def test_preview_generate_shows_the_reply_as_posted_and_posts_nothing(
@@ -141,7 +144,7 @@ def test_preview_generate_shows_the_reply_as_posted_and_posts_nothing(
     )
     assert "written by test-org/chat-model" in result.stdout
     assert len(fakes.model.requests) == 1
-    assert fakes.hub.requests == []
+    assert [r.method for r in fakes.hub.requests] == ["GET"]  # whoami: nothing is posted
 
 
 def test_preview_of_a_missing_file_is_one_line(tmp_path: Path, fakes: Fakes) -> None:

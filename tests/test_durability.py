@@ -90,7 +90,7 @@ def test_one_discussion_is_answered_in_order_while_another_runs_alongside(
 
     # Two requests in flight at once: the first of discussion 7, and discussion 8's.
     assert model.wait_until(lambda: len(model.requests) == 2)
-    in_flight = sorted(r.body["inputs"].split("question ")[1][:1] for r in model.requests)
+    in_flight = sorted(r.body["inputs"].rsplit("question ", 1)[1][:1] for r in model.requests)
     assert in_flight == ["1", "9"]
     model.release()
 

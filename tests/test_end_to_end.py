@@ -40,11 +40,16 @@ def test_a_mention_gets_one_reply_on_the_hub_and_nothing_else_is_sent(
     assert reply.authorization == f"Bearer {TOKEN}"
     assert reply.body["comment"].startswith(model.reply)
     assert "reply-to:6398872887bfcfb93a306f18" in reply.body["comment"]
-    assert [(r.method, r.path) for r in hub.requests] == [
-        ("GET", "/api/whoami-v2"),
+    sha = hub.repos[("model", "some-user/some-repo")]["sha"]
+    # Read in parallel: the discussion, the repo's facts, then its card at that revision.
+    assert sorted((r.method, r.path) for r in hub.requests) == [
+        ("GET", "/api/models/some-user/some-repo"),
         ("GET", "/api/models/some-user/some-repo/discussions/4"),
+        ("GET", "/api/whoami-v2"),
+        ("GET", f"/some-user/some-repo/resolve/{sha}/README.md"),
         ("POST", "/api/models/some-user/some-repo/discussions/4/comment"),
     ]
+    assert hub.requests[-1].method == "POST"
     assert running_bot.deliver(load_payload("comment_create_mention")).json()["status"] == (
         "duplicate"
     )

@@ -13,12 +13,13 @@ from bot.compose import Composer
 from bot.config import Settings
 from bot.decide import Decider
 from bot.events import Ignore, Mention, parse_payload
+from bot.gather import Gatherer
 from bot.hub import HubClient, Whoami
 from bot.metrics import Metrics
 from bot.prompts import Prompts
 from bot.reply import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
 from bot.routing import Route
-from bot.services import composer, hub_http_client, models
+from bot.services import composer, gatherer, hub_http_client, models
 from bot.store import Enqueue, JobRecord, Store, open_store
 from bot.upstream import RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload
@@ -40,7 +41,7 @@ class Harness:
     flow: ReplyFlow
     store: Store
     prompts: Prompts
-    parts: tuple[Composer, HubClient, Store, Whoami, Metrics]
+    parts: tuple[Gatherer, Composer, HubClient, Store, Whoami, Metrics]
 
     def use_options(self, options: ReplyOptions) -> None:
         self.flow = ReplyFlow(*self.parts, options)
@@ -78,7 +79,8 @@ async def harness(
         client = HubClient(hub_http, retry)
         route = Route("text-generation", str(settings.inference_url), "bigscience/bloom")
         writer = composer(tuned, prompts, models(tuned, client, model_http, retry, route))
-        parts = (writer, client, store, Whoami(client, None, BOT), Metrics())
+        read = gatherer(tuned, client)
+        parts = (read, writer, client, store, Whoami(client, None, BOT), Metrics())
         flow = ReplyFlow(*parts, ReplyOptions(attempts=Attempts(max_attempts=1)))
         yield Harness(flow, store, prompts, parts)
 

@@ -76,4 +76,5 @@ def test_metrics_count_deliveries_jobs_queue_and_latency(
     assert "bot_queue_depth 0.0" in text
     assert "bot_oldest_job_age_seconds 0.0" in text
     assert 'bot_upstream_call_seconds_count{service="model"} 1.0' in text
-    assert 'bot_upstream_call_seconds_count{service="Hub"} 2.0' in text  # thread read + post
+    # Thread, facts, card, post.
+    assert 'bot_upstream_call_seconds_count{service="Hub"} 4.0' in text

@@ -125,7 +125,9 @@ class FakeHub(Recorder):
         self.ids = (f"{n:024x}" for n in itertools.count(0xC0FFEE000))
         self.threads: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.webhooks: dict[str, dict[str, Any]] = {}
-        self.models: dict[str, dict[str, Any]] = {}
+        self.repos: dict[tuple[str, str], dict[str, Any]] = {}  # (type, name) -> its facts
+        self.cards: dict[tuple[str, str], str] = {}  # (type, name) -> README.md
+        self.pull_requests: dict[str, dict[str, Any]] = {}  # discussion path -> its changes
         self.token_role = "write"
         self.violations: list[str] = []  # of the Hub's OpenAPI description, by either side
         self.app = Starlette(
@@ -191,16 +193,46 @@ class FakeHub(Recorder):
 
     def add_model(self, model: str, *, likes: int = 0) -> dict[str, Any]:
         """A model that exists on the Hub (served by nobody until `serve_model`)."""
-        return self.models.setdefault(
-            model,
+        entry = self.repo("model", model)
+        entry.setdefault("inferenceProviderMapping", {})
+        entry["likes"] = likes
+        return entry
+
+    def repo(self, kind: str, name: str, **facts: Any) -> dict[str, Any]:
+        """A repo's facts as the repo-info route gives them. Every repo exists, with a few
+        facts and a small card, unless a test says otherwise."""
+        entry = self.repos.setdefault(
+            (kind, name),
             {
-                "_id": user_id(model),
-                "id": model,
-                "likes": likes,
-                "pipeline_tag": "text-generation",
-                "inferenceProviderMapping": {},
+                "_id": user_id(f"{kind}/{name}"),
+                "id": name,
+                "sha": hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest(),
+                "lastModified": "2026-11-01T10:00:00.000Z",
+                "likes": 3,
+                "tags": [],
+                "cardData": {},
+                "siblings": [{"rfilename": "README.md"}],
+                **({"pipeline_tag": "text-generation"} if kind == "model" else {}),
             },
         )
+        entry.update(facts)
+        self.cards.setdefault((kind, name), f"# {name}\n\nA repo for tests.")
+        return entry
+
+    def open_pull_request(
+        self,
+        thread: str,
+        diff: str,
+        *,
+        base: str = "refs/heads/main",
+        conflicts: tuple[str, ...] = (),
+    ) -> None:
+        """Make a discussion (its API path) a pull request with these changes."""
+        self.pull_requests[thread] = {"diff": diff, "base": base, "conflicts": list(conflicts)}
+
+    @property
+    def models(self) -> dict[str, dict[str, Any]]:
+        return {name: facts for (kind, name), facts in self.repos.items() if kind == "model"}
 
     def scripted(self, request: Request, route: str) -> Scripted | None:
         """The next scripted answer for `route`, marked so that it is not checked."""
@@ -268,42 +300,82 @@ class FakeHub(Recorder):
         if scripted := self.scripted(request, "discussion"):
             return scripted.response()
         repo, kind = request.path_params["repo"], request.path_params["kind"]
-        return JSONResponse(
-            {
-                "_id": "6390000000000000000000d0",
-                "num": request.path_params["num"],
-                "author": author("someone"),
-                "repo": {"name": repo, "type": kind.removesuffix("s")},
-                "title": "A discussion",
-                "status": "open",
-                "createdAt": "2026-11-23T06:00:00.000Z",
-                "pinned": False,
-                "locked": False,
-                "collection": "discussions",
-                "isReport": False,
-                "isPullRequest": False,
-                "events": self.threads[request.url.path],
+        details: dict[str, Any] = {
+            "_id": "6390000000000000000000d0",
+            "num": request.path_params["num"],
+            "author": author("someone"),
+            "repo": {"name": repo, "type": kind.removesuffix("s")},
+            "title": "A discussion",
+            "status": "open",
+            "createdAt": "2026-11-23T06:00:00.000Z",
+            "pinned": False,
+            "locked": False,
+            "collection": "discussions",
+            "isReport": False,
+            "isPullRequest": False,
+            "events": self.threads[request.url.path],
+        }
+        pull_request = self.pull_requests.get(request.url.path)
+        if pull_request:
+            details |= {
+                "isPullRequest": True,
+                "changes": {"base": pull_request["base"]},
+                "filesWithConflicts": pull_request["conflicts"],
+                "diffUrl": f"https://huggingface.co/{repo}/discussions/{details['num']}/files.diff",
             }
-        )
+            if request.query_params.get("diff") == "1":
+                details["diff"] = pull_request["diff"]
+        return JSONResponse(details)
 
-    async def model_info(self, request: Request) -> Response:
+    async def repo_info(self, request: Request) -> Response:
+        """A repo's facts, only the `expand[]`ed fields (and its id); routing asks about models
+        (scripted as "model"), context about any repo (scripted as "repo")."""
         await self.record(request)
         if not self.authorised(request):
             return JSONResponse(UNAUTHORISED, 401)
-        if scripted := self.scripted(request, "model"):
-            return scripted.response()
-        model = self.models.get(request.path_params["repo"])
-        if model is None:
-            return JSONResponse({"error": "Repository not found"}, 404)
+        kind = request.path_params["kind"].removesuffix("s")
         expand = request.query_params.getlist("expand[]")
-        shown = {"_id": model["_id"], "id": model["id"]}
+        if scripted := self.scripted(request, "model" if "inference" in expand else "repo"):
+            return scripted.response()
+        name = request.path_params["repo"]
+        found = self.repos.get((kind, name))
+        if found is None and "inference" in expand:
+            return JSONResponse({"error": "Repository not found"}, 404)  # not a known model
+        found = found or self.repo(kind, name)
+        shown = {"_id": found["_id"], "id": found["id"]}
         for field in expand:
             if field == "inference":
-                if _live(model):
+                if _live(found):
                     shown["inference"] = "warm"
-            elif field in model:
-                shown[field] = model[field]
+            elif field in found:
+                shown[field] = found[field]
         return JSONResponse(shown)
+
+    async def resolve(self, request: Request) -> Response:
+        """A file at a revision: the card, honouring a Range request as the Hub does."""
+        await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        if scripted := self.scripted(request, "card"):
+            return scripted.response()
+        kind = {"datasets": "dataset", "spaces": "space"}.get(
+            request.path_params.get("kind", ""), "model"
+        )
+        name = f"{request.path_params['namespace']}/{request.path_params['name']}"
+        text = self.cards.get((kind, name)) if request.path_params["path"] == "README.md" else None
+        if text is None:
+            return JSONResponse({"error": "Entry not found"}, 404)
+        data = text.encode()
+        wanted = request.headers.get("range", "")
+        if (
+            wanted.startswith("bytes=0-")
+            and wanted[8:].isdigit()
+            and int(wanted[8:]) + 1 < len(data)
+        ):
+            end = int(wanted[8:])
+            headers = {"Content-Range": f"bytes 0-{end}/{len(data)}"}
+            return Response(data[: end + 1], 206, headers, media_type="text/markdown")
+        return Response(data, 200, media_type="text/markdown")
 
     async def model_listing(self, request: Request) -> Response:
         await self.record(request)

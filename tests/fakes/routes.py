@@ -8,6 +8,7 @@ from starlette.routing import Route
 
 HOOKS = "/api/settings/webhooks"
 DISCUSSION = "/api/{kind}/{repo:path}/discussions/{num:int}"
+RESOLVE = "/{namespace}/{name}/resolve/{rev}/{path:path}"
 
 
 def hub_routes(hub: Any) -> list[Route]:
@@ -19,5 +20,7 @@ def hub_routes(hub: Any) -> list[Route]:
         Route(DISCUSSION + "/comment", hub.comment, methods=["POST"]),
         Route(DISCUSSION, hub.discussion, methods=["GET"]),
         Route("/api/models", hub.model_listing, methods=["GET"]),
-        Route("/api/models/{repo:path}", hub.model_info, methods=["GET"]),
+        Route("/api/{kind:str}/{repo:path}", hub.repo_info, methods=["GET"]),
+        Route(RESOLVE, hub.resolve, methods=["GET"]),
+        Route("/{kind:str}" + RESOLVE, hub.resolve, methods=["GET"]),
     ]

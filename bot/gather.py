@@ -1,0 +1,60 @@
+"""Everything read for one mention, in parallel: the discussion (with a pull request's changes)
+and what the Hub knows about the repo. A reply's Hub time is about one round trip.
+
+The discussion is the one read that must succeed: the bot looks in it for its own earlier
+reply before posting, so without it the attempt fails as transient and nothing is posted.
+Everything else may be missing; what is, is named in `missing` ("the card (HTTP 500)").
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from bot.changes import PullRequest, pull_request_of
+from bot.context import ContextReader, RepoContext
+from bot.errors import TooLarge, TransientError, UpstreamError
+from bot.events import Identity, Mention
+from bot.hub import HubClient
+from bot.thread import ThreadComment, parse_events
+
+
+@dataclass(frozen=True)
+class Gathered:
+    comments: list[ThreadComment]
+    repo: RepoContext
+    pull_request: PullRequest | None = None
+    missing: tuple[str, ...] = ()
+
+
+class Gatherer:
+    def __init__(self, hub: HubClient, context: ContextReader, diff_budget: int) -> None:
+        self._hub = hub
+        self._context = context
+        self._diff_budget = diff_budget
+
+    async def gather(self, mention: Mention, bot: Identity) -> Gathered:
+        (comments, pull_request, unread), repo = await asyncio.gather(
+            self._discussion(mention, bot), self._context.read(mention.where)
+        )
+        return Gathered(comments, repo, pull_request, (*repo.missing, *unread))
+
+    async def _discussion(
+        self, mention: Mention, bot: Identity
+    ) -> tuple[list[ThreadComment], PullRequest | None, tuple[str, ...]]:
+        unread: tuple[str, ...] = ()
+        try:
+            try:
+                details = await self._hub.discussion(mention.where, diff=mention.is_pull_request)
+            except TooLarge as exc:  # a huge diff: the thread, without the changes
+                unread = (f"the pull request's changes ({exc.detail})",)
+                details = await self._hub.discussion(mention.where)
+        except UpstreamError as exc:
+            raise TransientError(
+                "Hub",
+                exc.status,
+                f"cannot read the discussion to look for an earlier reply ({exc.detail})",
+                exc.hint,
+            ) from None
+        budget = self._diff_budget if not unread else 0
+        return parse_events(details, bot.id), pull_request_of(details, budget), unread
