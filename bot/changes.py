@@ -41,27 +41,24 @@ class FileChange:
 class PullRequest:
     base: str | None
     conflicts: tuple[str, ...]
-    files: tuple[FileChange, ...]
+    changed: tuple[str, ...]  # one line per file changed, at most FILES_LISTED of them
     diff: str  # the parts shown, within the budget
 
-    @property
-    def changed(self) -> tuple[str, ...]:
-        """One line per file changed, as templates list them."""
-        return tuple(change.describe() for change in self.files)
 
-
-def pull_request_of(details: object, budget: int) -> PullRequest | None:
-    """The changes of a pull request's details (read with ?diff=1), or None for a discussion."""
+def pull_request_of(details: object, budget: int, listed: int) -> PullRequest | None:
+    """The changes of a pull request's details (read with ?diff=1), or None for a discussion;
+    at most `listed` files changed (or in conflict) are named."""
     if not isinstance(details, dict) or not details.get("isPullRequest"):
         return None
     changes = details.get("changes")
     base = changes.get("base") if isinstance(changes, dict) else None
     base = base if isinstance(base, str) else None
-    listed = details.get("filesWithConflicts")
-    conflicts = tuple(c for c in listed if isinstance(c, str)) if isinstance(listed, list) else ()
+    found = details.get("filesWithConflicts")
+    conflicts = tuple(c for c in found if isinstance(c, str)) if isinstance(found, list) else ()
     diff = details.get("diff")
     files, shown = cut_diff(diff if isinstance(diff, str) else "", budget)
-    return PullRequest(base, conflicts, files, shown)
+    changed = shown_files(tuple(change.describe() for change in files), listed)
+    return PullRequest(base, shown_files(conflicts, listed), changed, shown)
 
 
 def cut_diff(diff: str, budget: int) -> tuple[tuple[FileChange, ...], str]:

@@ -28,10 +28,9 @@ class Gathered:
 
 
 class Gatherer:
-    def __init__(self, hub: HubClient, context: ContextReader, diff_budget: int) -> None:
+    def __init__(self, hub: HubClient, context: ContextReader) -> None:
         self._hub = hub
         self._context = context
-        self._diff_budget = diff_budget
 
     async def gather(self, mention: Mention, bot: Identity) -> Gathered:
         (comments, pull_request, unread), repo = await asyncio.gather(
@@ -56,5 +55,7 @@ class Gatherer:
                 f"cannot read the discussion to look for an earlier reply ({exc.detail})",
                 exc.hint,
             ) from None
-        budget = self._diff_budget if not unread else 0
-        return parse_events(details, bot.id), pull_request_of(details, budget), unread
+        budgets = self._context.budgets
+        budget = budgets.diff_chars if not unread else 0
+        changes = pull_request_of(details, budget, budgets.files_listed)
+        return parse_events(details, bot.id), changes, unread

@@ -125,7 +125,7 @@ SAMPLE_PR_CONTEXT = replace(
     pull_request=PullRequest(
         "refs/heads/main",
         ("config.json",),
-        (FileChange("config.json", 1, 1, "text", "all"),),
+        (FileChange("config.json", 1, 1, "text", "all").describe(),),
         "",
     ),
 )

@@ -134,7 +134,7 @@ def composer(settings: Settings, prompts: Prompts, models: Models) -> Composer:
 
 def gatherer(settings: Settings, hub: HubClient) -> Gatherer:
     budgets = Budgets(settings.card_budget_chars, settings.diff_budget_chars, settings.files_listed)
-    return Gatherer(hub, ContextReader(hub, budgets), settings.diff_budget_chars)
+    return Gatherer(hub, ContextReader(hub, budgets))
 
 
 def reply_options(settings: Settings) -> ReplyOptions:

@@ -362,6 +362,8 @@ class FakeHub(Recorder):
             request.path_params.get("kind", ""), "model"
         )
         name = f"{request.path_params['namespace']}/{request.path_params['name']}"
+        if (kind, name) not in self.repos:
+            self.repo(kind, name)  # every repo exists, with its card
         text = self.cards.get((kind, name)) if request.path_params["path"] == "README.md" else None
         if text is None:
             return JSONResponse({"error": "Entry not found"}, 404)
