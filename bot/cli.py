@@ -9,14 +9,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
-
-import httpx
 
 from bot.app import create_app
 from bot.check import run_checks
@@ -26,6 +23,7 @@ from bot.jobs_cli import add_job_commands
 from bot.logs import configure_logging
 from bot.preview import Source, discussion_ref, mention_from_payload, mention_from_text, preview
 from bot.prompts import Prompts
+from bot.send_cli import add_send_command
 from bot.server import serve as serve_app
 from bot.startup import banner, discover
 from bot.webhooks_cli import add_webhook_commands
@@ -74,33 +72,6 @@ def run_preview(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def send(settings: Settings, args: argparse.Namespace) -> int:
-    """Deliver a saved payload the way the Hub does, and print the bot's answer."""
-    try:
-        body = Path(args.payload).read_bytes()
-    except OSError as exc:
-        raise BotError(f"cannot read {args.payload}: {exc.strerror}") from None
-    url = args.url or f"http://127.0.0.1:{settings.port}/webhook"
-    headers = {
-        "Content-Type": "application/json",
-        "X-Webhook-Secret": settings.shared_secret.get_secret_value(),
-    }
-    if args.webhook_id:
-        headers["Webhook-Id"] = args.webhook_id
-    try:
-        response = httpx.post(url, content=body, headers=headers, timeout=30)
-    except httpx.InvalidURL:
-        raise BotError(f"--url {url!r} is not a valid URL: give http://HOST:PORT/webhook") from None
-    except httpx.HTTPError as exc:
-        raise BotError(f"cannot reach {url} ({type(exc).__name__}): is the bot running?") from None
-    try:
-        answer = json.dumps(response.json())
-    except ValueError:
-        answer = response.text.strip()
-    print(f"{response.status_code} {answer}")
-    return 0 if response.is_success else 1
-
-
 def build_parser() -> Parser:
     parser = Parser(
         prog="python -m bot",
@@ -134,14 +105,7 @@ def build_parser() -> Parser:
     show.add_argument("--generate", action="store_true", help="also call the model")
     show.set_defaults(run=run_preview, needs=("hf_token",))
 
-    sending = commands.add_parser(
-        "send", help="deliver a saved payload to a running bot, as the Hub would"
-    )
-    sending.add_argument("payload", help="the payload, a JSON file (as the Activity tab shows)")
-    sending.add_argument("--url", help="the bot's webhook URL (default: this machine's PORT)")
-    sending.add_argument("--webhook-id", help="a Webhook-Id header, to test redeliveries")
-    sending.set_defaults(run=send, needs=("webhook_secret",))
-
+    add_send_command(commands)
     add_job_commands(commands)
     add_webhook_commands(commands)
     return parser

@@ -61,12 +61,10 @@ class Decider:
             return OWN_COMMENT
         if repo.type not in REPO_TYPES:
             return Ignore(f"repo type {repo.type[:20]!r} is not supported", "repo_type")
-        if not comment.content:
-            return Ignore(NOT_MENTIONED, "no_mention")
         if self._mention is None:  # the handle is not known yet: decided when the job runs
-            return mention_of(payload, comment.content, undecided=True)
-        if not self.mentions_bot(comment.content):
-            return Ignore(NOT_MENTIONED, "no_mention")
+            return mention_of(payload, comment.content or "", undecided=True)
+        if not comment.content or not self.mentions_bot(comment.content):
+            return self._not_mentioned()
         return mention_of(payload, comment.content)
 
     def recheck(self, mention: Mention) -> Ignore | None:
@@ -75,5 +73,10 @@ class Decider:
         if self.bot and mention.author_id == self.bot.id:
             return OWN_COMMENT
         if mention.undecided and not self.mentions_bot(mention.text):
-            return Ignore(NOT_MENTIONED, "no_mention")
+            return self._not_mentioned()
         return None
+
+    def _not_mentioned(self) -> Ignore:
+        # Says what the bot listens for: the first thing to check when it seems deaf.
+        where = "outside quotes, code and links"
+        return Ignore(f"{NOT_MENTIONED} (it answers @{self.handle}, {where})", "no_mention")

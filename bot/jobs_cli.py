@@ -80,8 +80,14 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
         raise BotError(f"no job {args.key!r}: give a job number or a comment id (see: jobs list)")
     print(_line(job))
     print(f"       created {_when(job.created_at)}  reply {job.reply_id or '-'}")
+    if job.status == "failed":
+        print(f"       next attempt {_when(job.not_before)}")
+    print(f"       on the Hub: {job.web_url(settings.hf_endpoint) or '(a private repo)'}")
     for d in deliveries:
         print(f"       delivery {d.delivery} at {_when(d.received_at)}: {d.status} {d.outcome}")
+    if job.reply_text:
+        print("       posted:")
+        print("\n".join(f"         {line}" for line in job.reply_text.splitlines()))
     return 0
 
 

@@ -113,10 +113,10 @@ class ReplyFlow:
             await self._failed(job, exc)
             return
         missing = f" without {' and '.join(read.missing)}" if read.missing else ""
-        await self._done(job, reply_id, f"replied{missing}")
+        await self._done(job, reply_id, f"replied{missing}", draft.body)
 
-    async def _done(self, job: Job, reply_id: str, reason: str) -> None:
-        await self._store.finish(job.id, "done", reason, reply_id=reply_id)
+    async def _done(self, job: Job, reply_id: str, reason: str, text: str | None = None) -> None:
+        await self._store.finish(job.id, "done", reason, reply_id=reply_id, reply_text=text)
         self._outcome(logging.INFO, job, "replied", reason, reply=reply_id)
 
     async def _ignore(self, job: Job, reason: str) -> None:

@@ -170,6 +170,7 @@ def test_without_its_identity_the_bot_records_comments_and_decides_when_it_knows
     assert [reason for _, reason in outcomes()] == [
         "replied",
         "not answered: comment was written by the bot itself (decided once the bot knew who it is)",
-        "not answered: the bot is not mentioned (decided once the bot knew who it is)",
+        "not answered: the bot is not mentioned (it answers @hub-bot, outside quotes, code and"
+        " links) (decided once the bot knew who it is)",
     ]
     assert client.get("/health").json()["bot"] == "hub-bot"

@@ -168,9 +168,17 @@ class Store:
         await self._run(jobs.release(job_id, time.time()))
 
     async def finish(
-        self, job_id: int, status: JobStatus, reason: str, reply_id: str | None = None
+        self,
+        job_id: int,
+        status: JobStatus,
+        reason: str,
+        reply_id: str | None = None,
+        reply_text: str | None = None,
     ) -> None:
-        await self._run(jobs.finish(job_id, status, self._redact(reason), reply_id, time.time()))
+        """Record how a job ended; `reply_text` is what was posted (kept for `jobs show`)."""
+        await self._run(
+            jobs.finish(job_id, status, self._redact(reason), reply_id, time.time(), reply_text)
+        )
 
     async def retry_later(self, job_id: int, reason: str, delay: float) -> None:
         await self._run(jobs.retry_later(job_id, self._redact(reason), delay, time.time()))

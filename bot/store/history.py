@@ -9,6 +9,7 @@ buffers them and writes many in one transaction a few times a second.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bot.store.jobs import BY_KEY
 from bot.store.queries import Transaction, many, one, rows
@@ -17,9 +18,12 @@ from bot.store.records import JOB_STATUSES, DeliveryRecord, JobSummary
 DeliveryRow = tuple[float, str, str | None, str | None, int, str, str | None, int | None]
 _JOB_COLUMNS = (
     "id, comment_id, discussion_key, status, attempts, round, reply_id, reason,"
-    " created_at, updated_at"
+    " created_at, updated_at, not_before, private, reply_text"
 )
 _DELIVERY_COLUMNS = "received_at, delivery, event, repo, status, outcome, reason, job_id"
+_DELIVERY_WITH_JOB = (  # what became of each delivery's job since
+    "d.received_at, d.delivery, d.event, d.repo, d.status, d.outcome, d.reason, d.job_id, j.status"
+)
 
 
 def record_deliveries(batch: Sequence[DeliveryRow]) -> Transaction[None]:
@@ -33,8 +37,10 @@ def record_deliveries(batch: Sequence[DeliveryRow]) -> Transaction[None]:
 
 def deliveries(limit: int = 20, job_id: int | None = None) -> Transaction[list[DeliveryRecord]]:
     found = yield rows(
-        f"SELECT {_DELIVERY_COLUMNS} FROM delivery_log"  # noqa: S608 - fixed columns
-        " WHERE CAST(:job_id AS BIGINT) IS NULL OR job_id = :job_id ORDER BY id DESC LIMIT :limit",
+        f"SELECT {_DELIVERY_WITH_JOB} FROM delivery_log AS d"  # noqa: S608 - fixed columns
+        " LEFT JOIN jobs AS j ON j.id = d.job_id"
+        " WHERE CAST(:job_id AS BIGINT) IS NULL OR d.job_id = :job_id"
+        " ORDER BY d.id DESC LIMIT :limit",
         job_id=job_id,
         limit=limit,
     )
@@ -49,7 +55,7 @@ def jobs(limit: int = 20, status: str | None = None) -> Transaction[list[JobSumm
         status=status,
         limit=limit,
     )
-    return [JobSummary(*row) for row in found]
+    return [_summary(row) for row in found]
 
 
 def job(key: str) -> Transaction[JobSummary | None]:
@@ -58,7 +64,13 @@ def job(key: str) -> Transaction[JobSummary | None]:
         f"SELECT {_JOB_COLUMNS} FROM jobs WHERE {BY_KEY} ORDER BY id LIMIT 1",  # noqa: S608
         key=key,
     )
-    return JobSummary(*row) if row else None
+    return _summary(row) if row else None
+
+
+def _summary(row: Sequence[Any]) -> JobSummary:
+    values: list[Any] = list(row)
+    values[11] = bool(values[11])  # private: 0 or 1 in SQLite
+    return JobSummary(*values)
 
 
 def job_counts() -> Transaction[dict[str, int]]:

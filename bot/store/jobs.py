@@ -134,8 +134,9 @@ def _enqueue(
     else:
         (inserted,) = yield one(
             "INSERT INTO jobs (comment_id, discussion_key, author_id, mention, status,"
-            " not_before, created_at, updated_at) VALUES (:comment, :discussion, :author,"
-            " :mention, 'queued', :now, :now, :now) RETURNING id",
+            " not_before, created_at, updated_at, private) VALUES (:comment, :discussion,"
+            " :author, :mention, 'queued', :now, :now, :now, :private) RETURNING id",
+            private=int(mention.repo_private),
             comment=mention.comment_id,
             discussion=mention.where.key,
             author=mention.author_id,
@@ -253,10 +254,16 @@ def release(job_id: int, now: float) -> Transaction[None]:
 
 
 def finish(
-    job_id: int, status: str, reason: str, reply_id: str | None, now: float
+    job_id: int,
+    status: str,
+    reason: str,
+    reply_id: str | None,
+    now: float,
+    reply_text: str | None = None,
 ) -> Transaction[None]:
     yield run(
         "UPDATE jobs SET status = :status, reason = :reason, reply_id = :reply_id,"
+        " reply_text = COALESCE(CAST(:reply_text AS TEXT), reply_text),"
         " lease_until = NULL, updated_at = :now,"
         " replied_at = CASE WHEN :status = 'done' AND CAST(:reply_id AS TEXT) IS NOT NULL"
         " THEN :now"
@@ -264,6 +271,7 @@ def finish(
         status=status,
         reason=reason[:500],
         reply_id=reply_id,
+        reply_text=reply_text,
         now=now,
         id=job_id,
     )

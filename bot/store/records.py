@@ -61,6 +61,19 @@ class JobSummary:
     reason: str | None
     created_at: float
     updated_at: float
+    not_before: float  # for a failed job, when it is tried again
+    private: bool  # its repo's name is never shown
+    reply_text: str | None  # what was posted
+
+    def web_url(self, endpoint: str) -> str | None:
+        """The discussion on the Hub (at the reply, once posted); None for a private repo."""
+        if self.private:
+            return None
+        where, _, num = self.discussion.partition("#")
+        kind, _, repo = where.partition("/")
+        prefix = {"datasets": "datasets/", "spaces": "spaces/"}.get(kind, "")
+        anchor = f"#{self.reply_id}" if self.reply_id else ""
+        return f"{endpoint}/{prefix}{repo}/discussions/{num}{anchor}"
 
 
 @dataclass(frozen=True)
@@ -73,6 +86,7 @@ class DeliveryRecord:
     outcome: str
     reason: str | None
     job_id: int | None
+    job_status: str | None = None  # what became of its job since
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,10 @@ MIGRATIONS = (
     );
     CREATE INDEX delivery_log_by_time ON delivery_log (received_at);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN reply_text TEXT;
+    ALTER TABLE jobs ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
+    """,
 )
 
 
