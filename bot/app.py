@@ -25,7 +25,7 @@ from bot.events import Identity
 from bot.prompts import Prompts
 from bot.routing import Route as ModelRoute
 from bot.services import Services, open_services
-from bot.status import metrics_page, status_page
+from bot.status import favicon, metrics_page, status_page
 from bot.store import Store
 from bot.upstream import RetryPolicy
 from bot.webhooks import WebhookReceiver
@@ -89,6 +89,7 @@ def create_app(
             Route("/", status_page, methods=["GET"]),
             Route("/health", health, methods=["GET"]),
             Route("/metrics", metrics_page, methods=["GET"]),
+            Route("/favicon.ico", favicon, methods=["GET"]),
         ],
         lifespan=lifespan,
     )

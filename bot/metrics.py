@@ -25,6 +25,23 @@ class UpstreamHealth:
     last_failure: float | None = None
     last_failure_reason: str | None = None
 
+    @property
+    def state(self) -> str:
+        """ "working" (the last call succeeded), "failing" (it failed), or "unknown" (none yet)."""
+        if self.last_failure is None:
+            return "working" if self.last_success is not None else "unknown"
+        if self.last_success is not None and self.last_success > self.last_failure:
+            return "working"
+        return "failing"
+
+
+@dataclass
+class Rejected:
+    """Deliveries refused for their secret: how many since the start, and the last one."""
+
+    count: int = 0
+    last: float | None = None
+
 
 class Metrics:
     def __init__(self, redact: Callable[[str], str] = str) -> None:
@@ -54,6 +71,7 @@ class Metrics:
             "Age of the oldest unfinished job (0 when there is none)",
             registry=self.registry,
         )
+        self.rejected = Rejected()
         self.health: dict[str, UpstreamHealth] = {
             "Hub": UpstreamHealth(),
             "model": UpstreamHealth(),
@@ -66,6 +84,9 @@ class Metrics:
 
     def delivery(self, outcome: str, reason: str = "") -> None:
         self.deliveries.labels(outcome, reason).inc()
+        if outcome == "unauthorised":
+            self.rejected.count += 1
+            self.rejected.last = time.time()
 
     def job(self, outcome: str) -> None:
         self.jobs.labels(outcome).inc()

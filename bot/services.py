@@ -6,6 +6,7 @@ job` (which handles one payload and exits). Tests pass fake transports and a ret
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from bot.reply import Attempts, ReplyFlow, ReplyOptions
 from bot.routing import NotServed, Route, custom_route, resolve
 from bot.store import Store, open_store
 from bot.upstream import CallLimits, Observer, RetryPolicy, ignore_call
+from bot.webhook_watch import WebhookWatch
 
 USER_AGENT = "hub-discussion-bot/0.1"
 PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves
@@ -155,6 +157,7 @@ class Services:
     models: Models
     flow: ReplyFlow
     metrics: Metrics
+    webhooks: WebhookWatch
 
 
 @asynccontextmanager
@@ -189,4 +192,7 @@ async def open_services(
             metrics,
             reply_options(settings),
         )
-        yield Services(settings, store, hub, whoami, guards, chosen, flow, metrics)
+        if bot is not None:  # asked of the Hub at startup, a moment ago
+            metrics.health["Hub"].last_success = time.time()
+        watch = WebhookWatch(hub, settings.webhook_url)
+        yield Services(settings, store, hub, whoami, guards, chosen, flow, metrics, watch)

@@ -1,7 +1,9 @@
 """GET / (the status page) and GET /metrics, both behind STATUS_TOKEN when it is set.
 
-The page shows what an operator needs at a glance and nothing a stranger should see: no comment
-text, and a private repo is never named (the history does not even store it).
+The page is an operations page: whether the Hub, the model, the store and the webhook work
+now, the latest jobs with their final reason and next attempt (linked to their discussion),
+and the latest deliveries with what became of their job. It shows nothing a stranger should
+see: no comment text, and a private repo is never named. It never waits on the Hub.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import hmac
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -24,6 +27,8 @@ from bot.services import Services
 from bot.store.location import lost_at_restart
 
 DAY = 86400.0
+REFRESH_EVERY = 30  # seconds; a meta refresh, so no script is needed
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")  # noqa: S104 - names, not binds
 _pages = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"),
     autoescape=select_autoescape(["html"]),
@@ -63,6 +68,11 @@ def _utc(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def _in_future(moment: float) -> str:
+    seconds = int(moment - time.time())
+    return "now" if seconds <= 0 else f"in {seconds} s ({_utc(moment)[11:]} UTC)"
+
+
 async def status_page(request: Request) -> Response:
     services: Services = request.state.services
     settings = services.settings
@@ -70,28 +80,46 @@ async def status_page(request: Request) -> Response:
         return _refusal()
     store = services.store
     try:
-        jobs, deliveries_today, deliveries = await asyncio.gather(
-            store.job_counts(), store.delivery_counts(time.time() - DAY), store.deliveries(25)
+        jobs_count, deliveries_today, deliveries, jobs = await asyncio.gather(
+            store.job_counts(),
+            store.delivery_counts(time.time() - DAY),
+            store.deliveries(25),
+            store.jobs(20),
         )
     except StoreUnavailable:  # the page still says what it can, the store's trouble first
-        jobs, deliveries_today, deliveries = {}, {}, []
+        jobs_count, deliveries_today, deliveries, jobs = {}, {}, [], []
+    route = services.models.route
+    known = services.whoami.known
     html = _pages.get_template("status.html").render(
-        bot=services.whoami.known,
-        handle=services.whoami.known.handle if services.whoami.known else settings.bot_username,
+        now=time.time(),
+        refresh_every=REFRESH_EVERY,
+        bot=known,
+        handle=known.handle if known else settings.bot_username,
         webhook_url=settings.webhook_url,
-        route=services.models.route,
+        local_url=urlsplit(settings.webhook_url).hostname in LOCAL_HOSTS,
+        webhook=services.webhooks.current(),
+        hub_url=settings.hf_endpoint,
+        route_text=route.describe() if route else "(how it is served: asked before the next reply)",
         health=services.metrics.health,
+        rejected=services.metrics.rejected,
         store=store,
         state_lost=lost_at_restart(settings),
-        jobs=jobs,
+        jobs_count=jobs_count,
         depth=store.depth_now,
         oldest=store.oldest_age_now,
         deliveries_today=deliveries_today,
         deliveries=deliveries,
+        jobs=jobs,
         ago=_ago,
         utc=_utc,
+        in_future=_in_future,
     )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+async def favicon(request: Request) -> Response:
+    """Browsers ask on every page view: a silent answer, not a 404 in the log."""
+    return Response(status_code=204)
 
 
 async def metrics_page(request: Request) -> Response:

@@ -105,7 +105,8 @@ class WebhookReceiver:
         delivery = webhook_id or f"local-{_LOCAL_PREFIX}-{next(_local_serial)}"
         receipt = await self._receive(request, webhook_id, delivery)
         self._metrics.delivery(receipt.outcome, receipt.code)
-        if receipt.outcome != "unauthorised":
+        held = self._refusals.admit(receipt.status) if receipt.outcome == "unauthorised" else 0
+        if held is not None:  # a flood at a public URL costs one row and one line per interval
             self._store.record_delivery(
                 delivery,
                 receipt.event,
@@ -115,8 +116,6 @@ class WebhookReceiver:
                 receipt.reason,
                 receipt.job_id,
             )
-        held = self._refusals.admit(receipt.status) if receipt.outcome == "unauthorised" else 0
-        if held is not None:  # a flood at a public URL costs one line per interval
             log_event(
                 log,
                 logging.INFO,

@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.hub import HubClient
 from bot.services import hub_client, hub_http_client
 from bot.upstream import RetryPolicy
+from bot.webhook_watch import state_of
 
 WATCH_TYPES = ("user", "org", "model", "dataset", "space")
 DOMAINS = ("discussion", "repo")
@@ -74,17 +75,6 @@ def describe(webhook: dict[str, Any]) -> str:
     secret = "" if webhook.get("hasSecret", True) else "  no secret (every delivery is refused)"
     line = f"{webhook.get('id')}  {state_of(webhook)}  {target}  watched={watched_text}"
     return f"{line}  domains={domains}{secret}"
-
-
-def state_of(webhook: dict[str, Any]) -> str:
-    """enabled, disabled, or suspended by the Hub after failed deliveries (with the fix)."""
-    disabled = webhook.get("disabled")
-    if disabled == "suspended-after-failure":
-        return (
-            "suspended (the Hub stopped it after failed deliveries: fix the cause, see its"
-            f" Activity tab, then python -m bot webhooks enable {webhook.get('id')})"
-        )
-    return "disabled" if disabled else "enabled"
 
 
 Action = Callable[[HubClient, Settings, argparse.Namespace], Awaitable[str]]

@@ -12,16 +12,20 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import httpx
 import pytest
 from PIL import Image
 
-from tests.botprocess import Fakes, bot_environment, start_bot, wait_healthy
-from tests.conftest import load_payload
+from tests.botprocess import BotProcess, Fakes, bot_environment, eventually, start_bot, wait_healthy
+from tests.conftest import load_payload, mention_in
+from tests.fakes import Scripted
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 if CHROMIUM is None and not os.environ.get("CI"):
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
+# Set BOT_SCREENSHOTS to a folder to keep the screenshots and look at them.
+SCREENSHOTS = Path(os.environ["BOT_SCREENSHOTS"]) if os.environ.get("BOT_SCREENSHOTS") else None
 # Quiet flags: this machine has no network beyond loopback, and Chromium phones home otherwise.
 FLAGS = [
     "--headless",
@@ -33,49 +37,70 @@ FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--hide-scrollbars",
-    "--window-size=1200,900",
 ]
 
 
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def chromium(tmp_path: Path, *args: str, width: int = 1200) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM, "Chromium is required in CI: .ci/run installs it"
     profile = tmp_path / "chromium-profile"
     return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args],
+        [CHROMIUM, *FLAGS, f"--window-size={width},900", f"--user-data-dir={profile}", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=90,
     )  # fmt: skip
 
 
-def test_status_page_renders_in_chromium_and_logs_are_json_with_delivery_ids(
-    tmp_path: Path, fakes: Fakes
-) -> None:
-    bot = start_bot(tmp_path, bot_environment(tmp_path, fakes, LOG_FORMAT="json"))
-    try:
-        wait_healthy(bot)
-        mention = bot.deliver(load_payload("comment_create_mention"), **{"Webhook-Id": "whk-42"})
-        assert mention.status_code == 202
-        assert bot.deliver(load_payload("repo_content_update")).status_code == 200
-        assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 1)
-
-        dom = chromium(tmp_path, "--dump-dom", bot.url + "/")
-        shot = tmp_path / "status.png"
-        taken = chromium(tmp_path, f"--screenshot={shot}", bot.url + "/")
-    finally:
-        bot.stop()
-
-    assert dom.returncode == 0, dom.stderr
-    assert "<h1>@hub-bot</h1>" in dom.stdout
-    assert 'id="webhook-url">http://localhost:' in dom.stdout
-    assert "whk-42" in dom.stdout and "queued (job 1)" in dom.stdout
-    assert "repo.content/update" in dom.stdout
-
+def screenshot(tmp_path: Path, url: str, name: str, width: int = 1200) -> Image.Image:
+    shot = SCREENSHOTS / name if SCREENSHOTS else tmp_path / name
+    taken = chromium(tmp_path, f"--screenshot={shot}", url, width=width)
     assert taken.returncode == 0, taken.stderr
     image = Image.open(shot).convert("L")
-    assert image.size == (1200, 900)
+    assert image.size == (width, 900)
     darkest, lightest = image.getextrema()
     assert lightest - darkest > 100  # text on a background, not one flat colour
-    histogram = image.histogram()
-    assert sum(histogram[:200]) > 2000  # thousands of inked pixels, not a blank page
+    assert sum(image.histogram()[:200]) > 2000  # thousands of inked pixels, not a blank page
+    return image
+
+
+def test_status_page_in_chromium_idle_busy_and_narrow_and_logs_are_json(
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
+) -> None:
+    fakes.model.enqueue(
+        Scripted(400, {"error": "Input validation error"}),  # the first mention: given up
+        Scripted(503, {"error": "Model is overloaded"}),  # the second: tried again later
+    )
+    env = bot_environment(
+        tmp_path, fakes, LOG_FORMAT="json", RETRY_BUDGET="0", MAX_ATTEMPTS="2",
+        ATTEMPT_BACKOFF="600", FAILURE_NOTICE="false",
+    )  # fmt: skip
+    bot = start_bot(tmp_path, env)
+    bots.append(bot)
+    wait_healthy(bot)
+    screenshot(tmp_path, bot.url + "/", "status-idle.png")
+
+    for serial in (1, 2):
+        assert bot.deliver(mention_in(serial)).status_code == 202
+        assert fakes.model.wait_until(lambda n=serial: len(fakes.model.requests) == n)
+    mention = bot.deliver(load_payload("comment_create_mention"), **{"Webhook-Id": "whk-42"})
+    assert mention.status_code == 202
+    assert bot.deliver(load_payload("repo_content_update")).status_code == 200
+    refused = httpx.post(bot.url + "/webhook", json={}, headers={"X-Webhook-Secret": "wrong"})
+    assert refused.status_code == 403
+    assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 1)
+    eventually(lambda: bot.job_status(f"{2:024x}") == "failed", what="the retrying job")
+
+    dom = chromium(tmp_path, "--dump-dom", bot.url + "/")
+    screenshot(tmp_path, bot.url + "/", "status-busy.png")
+    screenshot(tmp_path, bot.url + "/", "status-narrow.png", width=600)
+
+    assert dom.returncode == 0, dom.stderr
+    page = dom.stdout
+    assert "<h1>@hub-bot</h1>" in page
+    assert 'id="webhook-url">http://localhost:' in page
+    assert '<span class="badge dead">dead</span>' in page
+    assert '<span class="badge failed">failed</span>' in page
+    assert '<span class="badge done">done</span>' in page
+    assert "whk-42" in page and "repo.content/update" in page and "wrong webhook secret" in page
+    assert "Refused for a wrong or missing secret since the start: <strong>1</strong>" in page
 
     events = [
         json.loads(line) for line in bot.stderr.read_text().splitlines() if line.startswith("{")
@@ -84,5 +109,5 @@ def test_status_page_renders_in_chromium_and_logs_are_json_with_delivery_ids(
     jobs = [e for e in events if e.get("event") == "job"]
     assert {d["delivery"] for d in deliveries} >= {"whk-42"}
     assert all(d["delivery"].startswith(("whk-", "local-")) for d in deliveries)
-    assert jobs and jobs[-1]["delivery"] == "whk-42" and jobs[-1]["outcome"] == "replied"
+    assert [j["outcome"] for j in jobs if j["delivery"] == "whk-42"] == ["replied"]
     assert all(line.startswith("{") for line in bot.stderr.read_text().splitlines())

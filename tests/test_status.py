@@ -7,8 +7,10 @@ from collections.abc import Callable
 import httpx
 
 from bot.config import Secret
-from tests.conftest import deliver, load_payload
-from tests.fakes import FakeHub, FakeModel
+from bot.upstream import RetryPolicy
+from tests.botprocess import eventually
+from tests.conftest import deliver, load_payload, mention_in
+from tests.fakes import FakeHub, FakeModel, Scripted
 
 Start = Callable[..., httpx.Client]
 
@@ -34,15 +36,54 @@ def test_status_page_shows_health_and_deliveries_but_no_comment_text_or_private_
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     html = page.text
-    assert "Account <strong>hub-bot</strong>" in html
+    assert (
+        "<strong>hub-bot</strong>" in html
+        and "answers mentions of <strong>@hub-bot</strong>" in html
+    )
     assert "http://localhost:7860/webhook" in html
+    assert "a local address the Hub cannot reach: set PUBLIC_URL" in html
     assert "bigscience/bloom via INFERENCE_URL (text-generation)" in html
     assert "some-user/some-repo" in html
     assert "private repo" in html
     assert "repo is private and ANSWER_PRIVATE_REPOS is off" in html
     assert "stealth" not in html and "secret-org" not in html
     assert "license covers these weights" not in html  # the comment's text
-    assert html.count("<tr>") == 4  # a header and three deliveries
+    assert "A model card describes" not in html  # nor the reply's
+    assert html.count("<tr>") == 1 + 1 + 1 + 3  # two headers, one job, three deliveries
+    assert '<meta http-equiv="refresh" content="30">' in html and "updated at" in html
+    assert client.get("/favicon.ico").status_code == 204
+
+
+def test_the_page_says_what_happened_to_each_job_and_whether_each_part_works(
+    make_client: Start, hub: FakeHub, model: FakeModel
+) -> None:
+    client = make_client(
+        retry=RetryPolicy(budget=0), max_attempts=2, attempt_backoff=600, failure_notice=False
+    )
+    model.enqueue(Scripted(400, {"error": "Input validation error"}))  # the first: dead
+    model.enqueue(Scripted(503, {"error": "overloaded"}))  # the second: tried again later
+    assert deliver(client, mention_in(1)).status_code == 202
+    assert model.wait_until(lambda: len(model.requests) == 1)
+    assert deliver(client, mention_in(2)).status_code == 202
+    assert model.wait_until(lambda: len(model.requests) == 2)
+    wrong = client.post("/webhook", json={}, headers={"X-Webhook-Secret": "nope"})
+    assert wrong.status_code == 403
+
+    def page() -> str:
+        return client.get("/").text
+
+    eventually(lambda: '<span class="badge failed">failed</span>' in page(), what="the retry")
+    html = page()
+
+    assert '<span class="badge dead">dead</span>' in html
+    assert "model: HTTP 400: Input validation error" in html
+    assert "model: HTTP 503: overloaded" in html and "in 5" in html  # the next attempt
+    assert 'href="http://hub.test/some-user/some-repo/discussions/1"' in html
+    assert "Refused for a wrong or missing secret since the start: <strong>1</strong>" in html
+    assert "wrong webhook secret" in html  # the refused delivery, in the table too
+    assert 'job 1, now <span class="badge dead">dead</span>' in html
+    assert '<span class="bad-text">Failing</span>' in html  # the model's last call failed
+    assert '<span class="ok-text">Working</span>: the last call succeeded' in html  # the Hub
 
 
 def test_status_and_metrics_can_be_put_behind_a_token(make_client: Start) -> None:

@@ -65,6 +65,12 @@ class JobSummary:
     private: bool  # its repo's name is never shown
     reply_text: str | None  # what was posted
 
+    @property
+    def shown_discussion(self) -> str:
+        """`ns/name #4`, as people name a discussion (its type is in the link)."""
+        where, _, num = self.discussion.partition("#")
+        return f"{where.partition('/')[2]} #{num}"
+
     def web_url(self, endpoint: str) -> str | None:
         """The discussion on the Hub (at the reply, once posted); None for a private repo."""
         if self.private:
