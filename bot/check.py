@@ -21,7 +21,7 @@ from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub import HubClient
 from bot.inference import GenerationParameters, model_for
-from bot.prompts import SAMPLE_CONTEXT, Prompts
+from bot.prompts import SAMPLE_CONTEXT, load_prompts
 from bot.services import (
     find_route,
     hub_client,
@@ -116,7 +116,7 @@ async def check_model(settings: Settings, hub: HubClient) -> Result:
         detail = exc.summary() if isinstance(exc, UpstreamError) else str(exc)
         return fail("model", detail, "see the message; INFERENCE_MODEL or INFERENCE_URL")
     parameters = GenerationParameters(1, settings.temperature, settings.top_p)
-    prompts = Prompts(settings.prompts_dir).for_repo(SAMPLE_CONTEXT.repo_name)
+    prompts = load_prompts(settings).for_repo(SAMPLE_CONTEXT.repo_name)
     async with model_http_client(settings) as http:
         retry = RetryPolicy(budget=CHECK_RETRY_BUDGET)
         model = model_for(route, http, parameters, retry, limits=model_limits(settings))
@@ -188,11 +188,11 @@ def _webhook_problem(hook: dict[str, Any]) -> Result | None:
 
 def check_prompts(settings: Settings) -> Result:
     try:
-        Prompts(settings.prompts_dir, settings.prompt_sets)
+        load_prompts(settings)
     except BotError as exc:
         return fail("prompts", str(exc), "fix the template, or PROMPTS_DIR")
     sets = 1 + len({name for _, name in settings.prompt_sets})
-    return ok("prompts", f"{sets} prompt set(s) in {settings.prompts_dir.resolve()} render")
+    return ok("prompts", f"{sets} prompt set(s) in {settings.prompt_folder} render")
 
 
 async def check_state(settings: Settings) -> Result:

@@ -12,6 +12,7 @@ import gc
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
@@ -22,13 +23,17 @@ from bot.errors import BotError
 from bot.jobs_cli import add_job_commands
 from bot.logs import configure_logging
 from bot.preview import Source, discussion_ref, mention_from_payload, mention_from_text, preview
-from bot.prompts import Prompts
+from bot.prompts import load_prompts
 from bot.send_cli import add_send_command
 from bot.server import serve as serve_app
-from bot.startup import banner, discover
+from bot.startup import banner, discover, show_banner
 from bot.webhooks_cli import add_webhook_commands
 
 log = logging.getLogger("bot")
+try:
+    VERSION = metadata.version("hub-discussion-bot")
+except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+    VERSION = "unknown"
 Command = Callable[[Settings, argparse.Namespace], int]
 
 
@@ -40,9 +45,9 @@ class Parser(argparse.ArgumentParser):
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
+    prompts = load_prompts(settings)
     found = asyncio.run(discover(settings))
-    print(banner(settings, found), flush=True)
+    show_banner(banner(settings, found), settings.log_format)
     app = create_app(settings, found.bot, prompts, route=found.route)
     # What exists now lives as long as the process: keep the garbage collector off it.
     gc.freeze()
@@ -77,6 +82,7 @@ def build_parser() -> Parser:
         prog="python -m bot",
         description="Answer @mentions in Hugging Face Hub discussions. Reads .env.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     serving = commands.add_parser("serve", help="serve the webhook on HOST:PORT (the default)")
     serving.set_defaults(run=serve, needs=("hf_token", "webhook_secret"))

@@ -120,7 +120,7 @@ class Settings(BaseSettings):
     public_url: Url | None = setting(None, _URL)
     space_host: str | None = setting(None, "a host name")
     status_token: Token | None = setting(None, _PRINTABLE_ASCII)
-    prompts_dir: Path = setting(Path("prompts"), "a directory path")
+    prompts_dir: Path | None = setting(None, "a directory path")
     prompt_sets: PromptRoutes = setting(
         (), "pairs of repo glob=folder in PROMPTS_DIR, such as acme/*=acme"
     )
@@ -221,6 +221,16 @@ class Settings(BaseSettings):
         else:
             base = f"http://localhost:{self.port}"
         return base.rstrip("/") + "/webhook"
+
+    @property
+    def prompt_folder(self) -> Path:
+        """PROMPTS_DIR, else ./prompts, else the prompts/ beside the code (so `python -m bot`
+        from another folder of a checkout still finds its words)."""
+        if self.prompts_dir is not None:
+            return self.prompts_dir.resolve()
+        here = Path("prompts")
+        beside_code = Path(__file__).resolve().parent.parent / "prompts"
+        return (here if here.is_dir() or not beside_code.is_dir() else beside_code).resolve()
 
     @property
     def database_path(self) -> Path:

@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.decide import Decider
 from bot.errors import BotError
 from bot.events import Ignore, PayloadError, parse_payload
-from bot.prompts import Prompts
+from bot.prompts import Prompts, load_prompts
 from bot.services import open_services
 from bot.store import DeliveryRecord, Enqueue, JobSummary, Store, StoreUnavailable, open_store
 
@@ -31,8 +31,12 @@ def add_job_commands(commands: Any) -> None:
     jobs = commands.add_parser("jobs", help="list and show jobs, retry or force an answer")
     actions = jobs.add_subparsers(dest="action", metavar="ACTION", required=True)
     listing = actions.add_parser("list", help="recent jobs, newest first")
-    listing.add_argument("--status", choices=("queued", "running", "failed", "done", "dead"))
-    listing.add_argument("--limit", type=int, default=20)
+    listing.add_argument(
+        "--status",
+        choices=("queued", "running", "failed", "done", "dead"),
+        help="only the jobs in this state",
+    )
+    listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
     listing.set_defaults(run=list_jobs, needs=())
     show = actions.add_parser("show", help="one job and the deliveries that led to it")
     show.add_argument("key", help="a job number or the id of the comment it answers")
@@ -47,7 +51,11 @@ def add_job_commands(commands: Any) -> None:
     retry.set_defaults(run=retry_job, needs=())
 
     single = commands.add_parser(
-        "job", help="handle the one payload in WEBHOOK_PAYLOAD (a Hub Job), then exit"
+        "job",
+        help="handle the one payload in WEBHOOK_PAYLOAD (a Hub Job), then exit",
+        description="Handle the delivery a Hub webhook put in the environment variable"
+        " WEBHOOK_PAYLOAD when it started this Job: the same checks, guards and store as a"
+        " delivery, then the reply. Exit 0 when answered or rightly ignored.",
     )
     single.set_defaults(run=run_job, needs=("hf_token",))
 
@@ -129,7 +137,7 @@ def run_job(settings: Settings, args: argparse.Namespace) -> int:
     if isinstance(payload, Ignore):
         print(f"ignored: {payload.reason}")
         return 0
-    prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
+    prompts = load_prompts(settings)
     return asyncio.run(_answer(settings, prompts, payload))
 
 

@@ -11,6 +11,7 @@ import json
 import logging
 import sys
 import time
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +19,8 @@ from bot.config import Secret
 from bot.redact import Redactor
 
 MASK = "***"
+# What the current task works on (job=, delivery=), for lines logged deep inside it.
+working_on: ContextVar[dict[str, object]] = ContextVar("working_on", default={})  # noqa: B039
 
 
 class Throttle:

@@ -35,7 +35,7 @@ from bot.events import (
 )
 from bot.gather import Gathered
 from bot.hub import HubClient, Whoami
-from bot.prompts import Prompts
+from bot.prompts import load_prompts
 from bot.services import (
     composer,
     find_route,
@@ -101,7 +101,7 @@ def mention_from_payload(path: Path) -> Mention:
 
 
 async def preview(settings: Settings, source: Source, generate: bool) -> str:
-    prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
+    prompts = load_prompts(settings)
     retry = RetryPolicy(budget=PREVIEW_RETRY_BUDGET)
     async with hub_http_client(settings) as hub_http, model_http_client(settings) as model_http:
         hub = hub_client(settings, hub_http, retry)

@@ -28,6 +28,7 @@ from jinja2 import (
 )
 
 from bot.changes import FileChange, PullRequest
+from bot.config import Settings
 from bot.context import RepoFacts
 from bot.errors import PromptError
 from bot.events import DiscussionRef, Mention
@@ -196,7 +197,15 @@ class Prompts:
     @staticmethod
     def _load_set(directory: Path, name: str, default: Path) -> PromptSet:
         if not directory.is_dir():
-            raise PromptError(f"prompt set {name!r}: {directory} is not a folder (PROMPT_SETS)")
+            if directory == default:
+                raise PromptError(
+                    f"PROMPTS_DIR {directory.resolve()} is not a folder: set PROMPTS_DIR to the"
+                    " folder of prompt templates (the repository's prompts/)"
+                )
+            raise PromptError(
+                f"PROMPT_SETS names {name!r}, but {directory.resolve()} is not a folder: make it,"
+                " or change PROMPT_SETS"
+            )
         loaders = [FileSystemLoader(directory)]
         if directory != default:
             loaders.append(FileSystemLoader(default))
@@ -246,3 +255,8 @@ def strip_echo(prompt: str, generated: str) -> str:
         if stripped and head.startswith(stripped):
             generated = head[len(stripped) :]
     return generated.strip()
+
+
+def load_prompts(settings: Settings) -> Prompts:
+    """Every prompt set the settings name, checked."""
+    return Prompts(settings.prompt_folder, settings.prompt_sets)

@@ -24,7 +24,7 @@ from bot.events import Identity
 from bot.faults import checkpoint
 from bot.gather import Gatherer
 from bot.hub import HubClient, Whoami
-from bot.logs import log_event
+from bot.logs import log_event, working_on
 from bot.metrics import Metrics
 from bot.store import Job, Store
 from bot.thread import ThreadComment, find_marked
@@ -81,6 +81,7 @@ class ReplyFlow:
         self._options = options
 
     async def run(self, job: Job) -> None:
+        working_on.set({"job": job.id, "delivery": job.mention.delivery or None})
         if job.refused:  # the claim gave it up (a reply limit) and recorded why
             self._outcome(logging.WARNING, job, "dead", job.refused)
             return

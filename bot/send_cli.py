@@ -44,7 +44,9 @@ def add_send_command(commands: Any) -> None:
         "--comment", help="the text of a new comment; the bot's handle is put in front if missing"
     )
     sending.add_argument("--repo", default="your-org/your-model", help="for --comment: NS/NAME")
-    sending.add_argument("--repo-type", choices=("model", "dataset", "space"), default="model")
+    sending.add_argument(
+        "--repo-type", choices=("model", "dataset", "space"), default="model", help="for --comment"
+    )
     sending.add_argument("--discussion", type=int, default=1, help="for --comment: its number")
     sending.add_argument("--pull-request", action="store_true", help="for --comment: in a PR")
     sending.add_argument("--url", help="the bot's webhook URL (default: this machine's PORT)")

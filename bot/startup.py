@@ -9,8 +9,10 @@ only warns: the bot serves, and asks again before it needs the answer.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from bot.config import Settings
 from bot.errors import TransientError, UpstreamError
@@ -72,18 +74,36 @@ async def locate(settings: Settings, hub: HubClient) -> Route | None:
         return None
 
 
-def banner(settings: Settings, found: Found) -> str:
+def banner(settings: Settings, found: Found) -> dict[str, str]:
+    """What the bot says as it starts, by name: who it is, what it listens for, its model,
+    where its state lives, and where to point the webhook and look at its status."""
     bot, route = found.bot, found.route
-    account = f"{bot.name} (id {bot.id})" if bot else "unknown until the Hub answers whoami"
     handle = bot.handle if bot else settings.bot_username or "<account name>"
-    model = route.describe() if route else f"{settings.model_id} (how it is served: asked again)"
-    lost = lost_at_restart(settings)
-    state = f"{found.state} (warning: {lost})" if lost else found.state
-    return (
-        f"Bot account: {account}\n"
-        f"Listening for: @{handle} in discussions and pull requests\n"
-        f"Model: {model}\n"
-        f"State: {state}\n"
-        f"Webhook URL to configure on the Hub: {settings.webhook_url}"
-        " (domain: discussion, secret: WEBHOOK_SECRET)"
-    )
+    token = " (with ?token=<STATUS_TOKEN>)" if settings.status_token else ""
+    said = {
+        "Bot account": f"{bot.name} (id {bot.id})" if bot else "unknown until the Hub answers",
+        "Listening for": f"@{handle} in discussions and pull requests",
+        "Model": route.describe()
+        if route
+        else f"{settings.model_id} (how it is served: asked again)",
+        "State": found.state,
+        "Webhook URL to configure on the Hub": f"{settings.webhook_url}"
+        " (domain: discussion, secret: WEBHOOK_SECRET)",
+        "Status page": settings.webhook_url.removesuffix("webhook") + token,
+    }
+    if lost := lost_at_restart(settings):
+        said["Warning"] = f"state will not survive a restart: {lost}"
+    if urlsplit(settings.webhook_url).hostname in ("localhost", "127.0.0.1", "::1"):
+        said["Warning about the webhook URL"] = (
+            "the Hub cannot reach a local address: set PUBLIC_URL to the bot's public address"
+            " (a tunnel, or the Space's URL)"
+        )
+    return said
+
+
+def show_banner(said: dict[str, str], form: str) -> None:
+    """On standard output: `Name: value` lines, or one JSON object when LOG_FORMAT=json."""
+    if form == "json":
+        print(json.dumps({"event": "started", **said}), flush=True)
+    else:
+        print("\n".join(f"{name}: {value}" for name, value in said.items()), flush=True)

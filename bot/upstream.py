@@ -26,6 +26,7 @@ import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
 from bot.errors import TooLarge, TransientError, UpstreamError
+from bot.logs import log_event, working_on
 
 T = TypeVar("T")
 log = logging.getLogger("bot.upstream")
@@ -187,6 +188,12 @@ class RetryPolicy:
 
 def _log_retry(state: RetryCallState) -> None:
     exc = state.outcome.exception() if state.outcome else None
-    log.warning(
-        "retrying after=%s wait_s=%.1f attempt=%d", exc, state.upcoming_sleep, state.attempt_number
+    log_event(
+        log,
+        logging.WARNING,
+        "retrying",
+        **working_on.get(),
+        after=exc,
+        wait_s=round(state.upcoming_sleep, 1),
+        attempt=state.attempt_number,
     )

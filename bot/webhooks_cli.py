@@ -10,8 +10,10 @@ import argparse
 import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot.config import Settings
+from bot.errors import BotError
 from bot.hub import HubClient
 from bot.services import hub_client, hub_http_client
 from bot.upstream import RetryPolicy
@@ -77,6 +79,18 @@ def describe(webhook: dict[str, Any]) -> str:
     return f"{line}  domains={domains}{secret}"
 
 
+def reachable(url: str) -> str:
+    """The bot's own webhook URL, if the Hub could call it: a local or plain-http address is
+    refused here, and taken only when given explicitly with --url."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or parts.hostname in ("localhost", "127.0.0.1", "::1", "0.0.0.0"):  # noqa: S104
+        raise BotError(
+            f"the bot's webhook URL is {url}, which the Hub cannot call: set PUBLIC_URL to its"
+            " public https address (the Space's URL, or a tunnel's), or give --url explicitly"
+        )
+    return url
+
+
 Action = Callable[[HubClient, Settings, argparse.Namespace], Awaitable[str]]
 
 
@@ -104,7 +118,7 @@ async def _create(hub: HubClient, settings: Settings, args: argparse.Namespace) 
     body = {
         "watched": args.watch,
         "domains": args.domain or ["discussion"],
-        "url": args.url or settings.webhook_url,
+        "url": args.url or reachable(settings.webhook_url),
         "secret": settings.shared_secret.get_secret_value(),
     }
     return "created " + describe(await hub.change_webhook(None, body))

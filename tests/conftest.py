@@ -12,7 +12,7 @@ import pytest
 from bot.app import create_app
 from bot.config import Secret, Settings
 from bot.events import Identity
-from bot.prompts import Prompts
+from bot.prompts import load_prompts
 from bot.routing import Route
 from bot.upstream import RetryPolicy
 from tests.botprocess import ROOT, WEBHOOK_SECRET, BotProcess, Fakes
@@ -137,7 +137,7 @@ def make_client(
             app = create_app(
                 tuned,
                 bot,
-                Prompts(tuned.prompts_dir, tuned.prompt_sets),
+                load_prompts(tuned),
                 hub_transport=httpx.ASGITransport(app=hub.app),
                 model_transport=httpx.ASGITransport(app=model.app),
                 retry=retry,

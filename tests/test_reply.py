@@ -16,7 +16,7 @@ from bot.events import Ignore, Mention, parse_payload
 from bot.gather import Gatherer
 from bot.hub import HubClient, Whoami
 from bot.metrics import Metrics
-from bot.prompts import Prompts
+from bot.prompts import Prompts, load_prompts
 from bot.reply import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
 from bot.routing import Route
 from bot.services import composer, gatherer, hub_http_client, models
@@ -74,7 +74,7 @@ async def harness(
         )
         store = await open_store(settings)
         stack.push_async_callback(store.close)
-        prompts = Prompts(settings.prompts_dir, settings.prompt_sets)
+        prompts = load_prompts(settings)
         tuned = settings.model_copy(update={"max_new_tokens": 64})
         client = HubClient(hub_http, retry)
         route = Route("text-generation", str(settings.inference_url), "bigscience/bloom")
