@@ -1,18 +1,26 @@
-# A Docker Space: port 7860, uid 1000, the database on /data when persistent storage is on.
+# A Docker Space: port 7860, uid 1000. State goes to DATABASE_URL (a Space's disk does not
+# survive a restart), else to SQLite in ./data.
 FROM python:3.11-slim
 
 RUN useradd --create-home --uid 1000 user
 USER user
 ENV HOME=/home/user \
-    PATH=/home/user/.local/bin:$PATH \
+    PATH=/home/user/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /home/user/app
+
+# The dependencies first, from the lock, in a layer of their own: a change to the code or the
+# README does not install them again.
+RUN python -m venv /home/user/venv
+COPY --chown=user requirements.lock ./
+RUN python -m pip install -r requirements.lock
 
 COPY --chown=user pyproject.toml README.md ./
 COPY --chown=user bot ./bot
-RUN pip install --user .
 COPY --chown=user prompts ./prompts
+RUN python -m pip install --no-deps .
 
 EXPOSE 7860
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
