@@ -12,9 +12,11 @@ from dataclasses import dataclass
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from bot import own_time
 from bot.store import Store
 
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+OWN_TIME_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1)
 
 
 @dataclass
@@ -63,6 +65,12 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        self.own_time = Histogram(
+            "bot_reply_own_seconds",
+            "The bot's own time per posted reply: claim to comment, less Hub and model calls",
+            buckets=OWN_TIME_BUCKETS,
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "bot_queue_depth", "Jobs waiting or running", registry=self.registry
         )
@@ -93,6 +101,7 @@ class Metrics:
 
     def observe(self, service: str, seconds: float, failure: str | None) -> None:
         self.latency.labels(service).observe(seconds)
+        own_time.upstream_waited(seconds)
         health = self.health.setdefault(service, UpstreamHealth())
         if failure is None:
             health.last_success = time.time()

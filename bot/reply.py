@@ -17,6 +17,7 @@ import logging
 import random
 from dataclasses import dataclass
 
+from bot import own_time
 from bot.compose import Composer
 from bot.decide import Decider
 from bot.errors import TransientError, UpstreamError
@@ -82,6 +83,7 @@ class ReplyFlow:
 
     async def run(self, job: Job) -> None:
         working_on.set({"job": job.id, "delivery": job.mention.delivery or None})
+        clock = own_time.start()
         if job.refused:  # the claim gave it up (a reply limit) and recorded why
             self._outcome(logging.WARNING, job, "dead", job.refused)
             return
@@ -109,16 +111,21 @@ class ReplyFlow:
                 await self._post_notice(job, bot, read.comments)
                 return
             reply_id = await self._hub.post_comment(mention.where, f"{draft.body}\n\n{marker}")
+            own_seconds = clock.seconds()
             checkpoint(self._options.fault, "after-post")
         except UpstreamError as exc:
             await self._failed(job, exc)
             return
+        self._metrics.own_time.observe(own_seconds)
         missing = f" without {' and '.join(read.missing)}" if read.missing else ""
-        await self._done(job, reply_id, f"replied{missing}", draft.body)
+        own_ms = round(own_seconds * 1000, 2)
+        await self._done(job, reply_id, f"replied{missing}", draft.body, own_ms=own_ms)
 
-    async def _done(self, job: Job, reply_id: str, reason: str, text: str | None = None) -> None:
+    async def _done(
+        self, job: Job, reply_id: str, reason: str, text: str | None = None, **more: object
+    ) -> None:
         await self._store.finish(job.id, "done", reason, reply_id=reply_id, reply_text=text)
-        self._outcome(logging.INFO, job, "replied", reason, reply=reply_id)
+        self._outcome(logging.INFO, job, "replied", reason, reply=reply_id, **more)
 
     async def _ignore(self, job: Job, reason: str) -> None:
         """Not for the bot after all, once it knew who it is: done, with nothing posted."""

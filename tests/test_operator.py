@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -112,6 +113,8 @@ def test_one_line_per_delivery_and_retries_say_which_job_and_delivery(
     assert len([line for line in lines if "whk-8" in line]) == 1  # no access log line besides
     [failed] = [line for line in lines if "outcome=failed" in line]
     assert "job=1 delivery=whk-7" in failed
+    [replied] = [line for line in lines if "outcome=replied" in line]
+    assert re.search(r" own_ms=\d+\.?\d*", replied)  # the bot's own time on the reply
 
 
 def test_the_banner_names_the_status_page_and_warns_of_a_local_webhook_url(

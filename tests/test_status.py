@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import httpx
@@ -77,7 +78,8 @@ def test_the_page_says_what_happened_to_each_job_and_whether_each_part_works(
 
     assert '<span class="badge dead">dead</span>' in html
     assert "model: HTTP 400: Input validation error" in html
-    assert "model: HTTP 503: overloaded" in html and "in 5" in html  # the next attempt
+    assert "model: HTTP 503: overloaded" in html
+    assert re.search(r"in \d{3} s \(\d\d:\d\d:\d\d UTC\)", html)  # the next attempt, jittered
     assert 'href="http://hub.test/some-user/some-repo/discussions/1"' in html
     assert "Refused for a wrong or missing secret since the start: <strong>1</strong>" in html
     assert "wrong webhook secret" in html  # the refused delivery, in the table too
@@ -114,6 +116,7 @@ def test_metrics_count_deliveries_jobs_queue_and_latency(
     assert 'bot_deliveries_total{outcome="ignored",reason="no_mention"} 1.0' in text
     assert 'bot_deliveries_total{outcome="unauthorised",reason="unauthorised"} 1.0' in text
     assert 'bot_jobs_total{outcome="replied"} 1.0' in text
+    assert "bot_reply_own_seconds_count 1.0" in text
     assert "bot_queue_depth 0.0" in text
     assert "bot_oldest_job_age_seconds 0.0" in text
     assert 'bot_upstream_call_seconds_count{service="model"} 1.0' in text
