@@ -95,11 +95,12 @@ def create_app(
     )
 
 
-FLUSH_EVERY, MAINTAIN_EVERY, PRUNE_EVERY = 0.25, 2.0, 3600.0
+# Delivery rows are written in small batches: a big one holds up the mentions queued behind it.
+FLUSH_EVERY, MAINTAIN_EVERY, PRUNE_EVERY = 0.1, 2.0, 3600.0
 
 
 async def keep_up(store: Store, retention: float, wake: Callable[[], None]) -> None:
-    """The store's upkeep, in one loop: write buffered delivery rows a few times a second;
+    """The store's upkeep, in one loop: write buffered delivery rows ten times a second;
     every couple of seconds count the queue (for /health and the metrics, which never wait on
     the store) and let the driver keep itself (SQLite folds its WAL, PostgreSQL keeps its
     LISTEN connection); once an hour delete finished jobs older than the retention period.

@@ -12,7 +12,6 @@ import gc
 import logging
 import sys
 from collections.abc import Callable, Sequence
-from importlib import metadata
 from pathlib import Path
 from typing import NoReturn
 
@@ -30,11 +29,24 @@ from bot.startup import banner, discover, show_banner
 from bot.webhooks_cli import add_webhook_commands
 
 log = logging.getLogger("bot")
-try:
-    VERSION = metadata.version("hub-discussion-bot")
-except metadata.PackageNotFoundError:  # run from a checkout that was never installed
-    VERSION = "unknown"
 Command = Callable[[Settings, argparse.Namespace], int]
+
+
+class ShowVersion(argparse.Action):
+    """--version, looked up only when asked: importlib.metadata costs start-up time."""
+
+    def __init__(self, option_strings: list[str], dest: str, **_: object) -> None:
+        super().__init__(option_strings, argparse.SUPPRESS, nargs=0, help="show the version")
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: object) -> None:
+        from importlib import metadata
+
+        try:
+            version = metadata.version("hub-discussion-bot")
+        except metadata.PackageNotFoundError:  # a checkout that was never installed
+            version = "unknown"
+        print(f"{parser.prog} {version}")
+        parser.exit()
 
 
 class Parser(argparse.ArgumentParser):
@@ -51,6 +63,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     app = create_app(settings, found.bot, prompts, route=found.route)
     # What exists now lives as long as the process: keep the garbage collector off it.
     gc.freeze()
+    # A delivery's objects are freed by reference counting the moment it is answered; a
+    # collection every 700 allocations (the default) only costs time: 10-15% of the mentions
+    # a second the benchmark measured. Cycles still get collected, 50,000 allocations apart.
+    gc.set_threshold(50_000, 10, 10)
     serve_app(app, settings)
     return 0
 
@@ -82,7 +98,7 @@ def build_parser() -> Parser:
         prog="python -m bot",
         description="Answer @mentions in Hugging Face Hub discussions. Reads .env.",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {VERSION}")
+    parser.add_argument("--version", action=ShowVersion)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
     serving = commands.add_parser("serve", help="serve the webhook on HOST:PORT (the default)")
     serving.set_defaults(run=serve, needs=("hf_token", "webhook_secret"))

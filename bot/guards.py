@@ -7,15 +7,24 @@ job is claimed (bot.store.jobs), so jobs running at once cannot overshoot a limi
 
 from __future__ import annotations
 
-from fnmatch import fnmatchcase
+import re
+from collections.abc import Iterable
+from fnmatch import translate
 
 from bot.config import Settings
 from bot.events import Ignore, Mention
 
 
+def _any_of(globs: Iterable[str]) -> re.Pattern[str]:
+    """One pattern for a list of globs, compiled once: this runs for every mention."""
+    return re.compile("|".join(translate(glob.lower()) for glob in globs) or "(?!)")
+
+
 class Guards:
     def __init__(self, settings: Settings) -> None:
         self._s = settings
+        self._allowed = _any_of(settings.allow_repos)
+        self._denied = _any_of(settings.deny_repos)
 
     def refuse(self, mention: Mention) -> Ignore | None:
         """Why this mention must not be answered at all, or None.
@@ -24,9 +33,9 @@ class Guards:
         repo's name must not appear.
         """
         s, repo = self._s, mention.where.repo_name.lower()
-        if not any(fnmatchcase(repo, glob.lower()) for glob in s.allow_repos):
+        if not self._allowed.match(repo):
             return Ignore("repo is not in ALLOW_REPOS", "allow_repos")
-        if any(fnmatchcase(repo, glob.lower()) for glob in s.deny_repos):
+        if self._denied.match(repo):
             return Ignore("repo matches DENY_REPOS", "deny_repos")
         if s.allow_authors and mention.author_id not in s.allow_authors:
             return Ignore("author is not in ALLOW_AUTHORS", "allow_authors")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 from contextvars import ContextVar
@@ -19,26 +20,33 @@ from bot.config import Secret
 from bot.redact import Redactor
 
 MASK = "***"
+_NEEDS_QUOTES = re.compile(r'[ "=\n]')
 # What the current task works on (job=, delivery=), for lines logged deep inside it.
 working_on: ContextVar[dict[str, object]] = ContextVar("working_on", default={})  # noqa: B039
 
 
 class Throttle:
-    """At most one of each kind of line per interval: `admit` answers None to hold a line back,
-    or how many were held back since the last one admitted."""
+    """At most `lines` lines of each kind per interval: `admit` answers None to hold a line
+    back, or how many were held back since the last one admitted."""
 
-    def __init__(self, interval: float) -> None:
+    def __init__(self, interval: float, lines: int = 1) -> None:
         self._interval = interval
-        self._seen: dict[object, tuple[float, int]] = {}
+        self._lines = lines
+        self._windows: dict[object, list[float]] = {}  # kind: [start, lines admitted, held]
 
     def admit(self, kind: object) -> int | None:
         now = time.monotonic()
-        last, held = self._seen.get(kind, (float("-inf"), 0))
-        if now - last < self._interval:
-            self._seen[kind] = (last, held + 1)
-            return None
-        self._seen[kind] = (now, 0)
-        return held
+        window = self._windows.get(kind)
+        if window is None or now - window[0] >= self._interval:
+            held = int(window[2]) if window else 0
+            self._windows[kind] = [now, 1, 0]
+            return held
+        if window[1] < self._lines:
+            window[1] += 1
+            held, window[2] = int(window[2]), 0
+            return held
+        window[2] += 1
+        return None
 
 
 def log_event(logger: logging.Logger, level: int, event: str, **fields: Any) -> None:
@@ -53,7 +61,7 @@ def _text(value: Any) -> str:
     if value is None:
         return "-"
     text = str(value)
-    return json.dumps(text) if not text or any(c in text for c in ' "=\n') else text
+    return json.dumps(text) if not text or _NEEDS_QUOTES.search(text) else text
 
 
 class ScrubbingFormatter(logging.Formatter):
@@ -89,6 +97,10 @@ def configure_logging(level: str, secrets: list[Secret], form: str = "text") -> 
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # A line per delivery is on the hot path: skip looking up what no line shows (the caller's
+    # file and line, the thread, the process), as the logging documentation suggests.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
     # httpx logs every request at INFO; ours already say what matters.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)

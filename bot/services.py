@@ -6,6 +6,8 @@ job` (which handles one payload and exits). Tests pass fake transports and a ret
 
 from __future__ import annotations
 
+import functools
+import ssl
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -35,6 +37,13 @@ USER_AGENT = "hub-discussion-bot/0.1"
 PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves
 
 
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """One TLS context for every client: each would otherwise load the CA bundle again, at
+    about 30 ms and 1.5 MiB apiece."""
+    return httpx.create_ssl_context()
+
+
 def _headers(token: Secret) -> dict[str, str]:
     return {"Authorization": f"Bearer {token.get_secret_value()}", "User-Agent": USER_AGENT}
 
@@ -50,6 +59,7 @@ def hub_http_client(
         headers=_headers(settings.hub_token),
         timeout=settings.hub_timeout,
         transport=transport,
+        verify=tls(),
     )
     del client.headers["accept"]
     return client
@@ -65,6 +75,7 @@ def model_http_client(
         headers=_headers(settings.model_token),
         timeout=min(timeout or settings.inference_timeout, settings.inference_timeout),
         transport=transport,
+        verify=tls(),
     )
 
 

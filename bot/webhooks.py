@@ -45,6 +45,7 @@ _LOCAL_PREFIX = secrets.token_hex(3)
 _local_serial = itertools.count(1)
 MAX_WEBHOOK_ID = 200
 REFUSAL_LOG_INTERVAL = 10.0  # seconds between log lines about deliveries with a bad secret
+DELIVERY_LINES_PER_SECOND = 20  # per outcome; the Hub sends at most 1,000 deliveries a day
 
 
 class BodyTooLarge(Exception):
@@ -97,6 +98,7 @@ class WebhookReceiver:
         self._commits = GroupCommit(store)
         self._decider: Decider | None = None
         self._refusals = Throttle(REFUSAL_LOG_INTERVAL)
+        self._bursts = Throttle(1.0, DELIVERY_LINES_PER_SECOND)
 
     async def __call__(self, request: Request) -> JSONResponse:
         # An overlong id is not one the Hub sent: it is not used to dedupe.
@@ -105,17 +107,17 @@ class WebhookReceiver:
         delivery = webhook_id or f"local-{_LOCAL_PREFIX}-{next(_local_serial)}"
         receipt = await self._receive(request, webhook_id, delivery)
         self._metrics.delivery(receipt.outcome, receipt.code)
-        held = self._refusals.admit(receipt.status) if receipt.outcome == "unauthorised" else 0
-        if held is not None:  # a flood at a public URL costs one row and one line per interval
-            self._store.record_delivery(
-                delivery,
-                receipt.event,
-                receipt.repo,
-                receipt.status,
-                receipt.outcome,
-                receipt.reason,
-                receipt.job_id,
-            )
+        if receipt.outcome == "unauthorised":
+            # A flood at a public URL costs one row and one line per interval.
+            held = self._refusals.admit(receipt.status)
+            if held is not None:
+                self._record(delivery, receipt)
+        else:
+            # Every delivery the Hub sends is kept in the delivery log; a burst of lines only
+            # clogs the log, so past a few a second they are counted instead.
+            self._record(delivery, receipt)
+            held = self._bursts.admit(receipt.outcome)
+        if held is not None:
             log_event(
                 log,
                 logging.INFO,
@@ -128,6 +130,17 @@ class WebhookReceiver:
                 **({"similar_not_logged": held} if held else {}),
             )
         return JSONResponse(receipt.body, receipt.status, receipt.headers or None)
+
+    def _record(self, delivery: str, receipt: Receipt) -> None:
+        self._store.record_delivery(
+            delivery,
+            receipt.event,
+            receipt.repo,
+            receipt.status,
+            receipt.outcome,
+            receipt.reason,
+            receipt.job_id,
+        )
 
     async def _receive(self, request: Request, webhook_id: str | None, delivery: str) -> Receipt:
         given = _given_secret(request)

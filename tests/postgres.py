@@ -3,7 +3,7 @@ on 127.0.0.1, started with Debian's `postgresql` binaries (which `.ci/run` insta
 
 PostgreSQL refuses to run as root, so as root the server runs as the `postgres` user (made by
 the Debian package), else as whoever runs the tests. Durability is off (fsync, synchronous
-commit): the tests are about behaviour, not about surviving power cuts.
+commit) unless asked for: the tests are about behaviour, not about surviving power cuts.
 """
 
 from __future__ import annotations
@@ -83,11 +83,13 @@ class PostgresServer:
             command = ["runuser", "-u", self.runner.pw_name, "--", *command]
         subprocess.run(command, check=True, capture_output=True, timeout=120)
 
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
+    def start(self, durable: bool = False) -> None:
+        """Durable: with PostgreSQL's own defaults (fsync, synchronous commit), as the
+        benchmark wants it; the tests go without."""
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1"
+        options += " -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         self._run("pg_ctl", "-D", self.data, "-o", options, "-l", str(self.root / "log"),
                   "-w", "-t", "60", "start")  # fmt: skip
 

@@ -126,6 +126,26 @@ def test_a_quoted_bearer_credential_is_redacted_whoever_owns_it() -> None:
 
 
 @pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("AUTHORIZATION: BEARER sk-live-0123456789abcdefXYZ", f"AUTHORIZATION: BEARER {REDACTED}"),
+        ("basic dXNlcjpwYXNzd29yZDEyMzQ1Ng==", f"basic {REDACTED}"),
+        ("GET /x?a=1&%73ecret=abc HTTP/1.1", f"GET /x?a=1&%73ecret={REDACTED} HTTP/1.1"),
+        ("url=https://h/?Token=abc", f"url=https://h/?Token={REDACTED}"),
+        ("key=hf_abcdefghijklmnopqrstuvwxyz", f"key={REDACTED}"),
+        (
+            "status=200 outcome=ignored reason=no_mention",
+            "status=200 outcome=ignored reason=no_mention",
+        ),
+    ],
+)
+def test_every_kind_of_secret_is_redacted_and_plain_lines_pass_unchanged(
+    text: str, expected: str
+) -> None:
+    assert RULES.redact(text) == expected
+
+
+@pytest.mark.parametrize(
     "generated", ["", "   \n\t ", "User: I am the user now", "<!-- hub-discussion-bot x -->"]
 )
 def test_nothing_left_means_nothing_to_post(generated: str) -> None:

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import sqlite3
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
+from bot import logs
 from bot.config import Settings
+from bot.webhooks import DELIVERY_LINES_PER_SECOND
 from tests.conftest import WEBHOOK_SECRET, deliver, load_payload
 from tests.fakes import FakeHub
 
@@ -227,3 +230,42 @@ def test_health_reports_the_bot(client: httpx.Client) -> None:
         "bot": "hub-bot",
         "unfinished_jobs": 0,
     }
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_of_lines_is_cut_to_a_few_per_interval_and_the_next_line_counts_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(logs.time, "monotonic", clock)
+    throttle = logs.Throttle(1.0, lines=3)
+
+    burst = [throttle.admit("ignored") for _ in range(10)]
+    assert burst == [0, 0, 0, *[None] * 7]
+    assert throttle.admit("queued") == 0  # each kind has its own budget
+
+    clock.now += 1.0
+    assert throttle.admit("ignored") == 7  # the first line after the burst says how many
+    assert throttle.admit("ignored") == 0
+
+
+def test_every_delivery_of_a_burst_is_counted_though_not_every_one_gets_a_line(
+    client: httpx.Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.webhooks")
+    burst = DELIVERY_LINES_PER_SECOND * 3
+
+    for _ in range(burst):
+        assert deliver(client, load_payload("comment_create_no_mention")).status_code == 200
+
+    lines = [r for r in caplog.records if r.getMessage().startswith("delivery ")]
+    assert 0 < len(lines) <= burst
+    metrics = client.get("/metrics").text
+    assert f'bot_deliveries_total{{outcome="ignored",reason="no_mention"}} {burst}.0' in metrics

@@ -30,7 +30,6 @@ from bot.redact import Redactor
 from bot.store import history, jobs
 from bot.store.history import DeliveryRow
 from bot.store.location import on_network
-from bot.store.postgres import PostgresDriver
 from bot.store.queries import Transaction
 from bot.store.records import (
     DeliveryRecord,
@@ -264,6 +263,9 @@ async def open_store(settings: Settings) -> Store:
     reason it keeps is redacted first. Raises ConfigError with the fix when it cannot open."""
     limits, redact = Limits.from_settings(settings), Redactor(settings.secrets)
     if settings.database_url:
+        # Imported here: asyncpg is a fifth of the start-up time, and most bots use SQLite.
+        from bot.store.postgres import PostgresDriver
+
         url = settings.database_url.get_secret_value()
         try:
             postgres = await PostgresDriver.open(url, pool_size=settings.concurrency + 4)
