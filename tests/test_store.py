@@ -76,6 +76,36 @@ async def test_a_known_webhook_id_is_a_duplicate_and_a_dead_job_is_queued_again(
     assert record is not None and record.status == "queued" and record.reason is None
 
 
+async def test_a_batch_is_recorded_as_if_its_mentions_came_one_by_one(store: Store) -> None:
+    _, known = await store.enqueue(item("old", webhook_id="w0"))
+
+    results = await store.enqueue_many(
+        [
+            item("c1", webhook_id="w1"),
+            item("c1", webhook_id="w2"),  # its comment came earlier in the batch
+            item("c2", webhook_id="w1"),  # its Webhook-Id came earlier in the batch
+            item("old", webhook_id="w3"),  # a comment recorded before
+            item("c3", webhook_id="w0"),  # a Webhook-Id recorded before
+            item("c4", max_depth=3),  # the cap counts the batch's own new jobs
+            item("c5", max_depth=3),
+        ]
+    )
+
+    c1, c4 = results[0][1], results[5][1]
+    assert results == [
+        ("queued", c1),
+        ("duplicate", c1),
+        ("duplicate", c1),
+        ("duplicate", known),
+        ("duplicate", known),
+        ("queued", c4),
+        ("full", 0),
+    ]
+    assert len({known, c1, c4}) == 3 and await store.depth() == 3
+    assert await store.enqueue(item("c9", webhook_id="w2")) == ("duplicate", c1)
+    assert await store.enqueue(item("c9", webhook_id="w3")) == ("duplicate", known)
+
+
 async def test_one_discussion_is_served_in_order_while_others_run_in_parallel(
     store: Store,
 ) -> None:

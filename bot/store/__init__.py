@@ -27,7 +27,7 @@ from typing import Protocol, TypeVar
 from bot.config import ConfigError, Settings
 from bot.errors import StoreUnavailable
 from bot.redact import Redactor
-from bot.store import history, jobs
+from bot.store import enqueue, history, jobs
 from bot.store.history import DeliveryRow
 from bot.store.location import on_network
 from bot.store.queries import Transaction
@@ -117,7 +117,7 @@ class Store:
         self.where = where
         self._limits = limits or Limits()
         self._redact = redact
-        self._depth = jobs.DepthCount()
+        self._depth = enqueue.DepthCount()
         self._pending: deque[DeliveryRow] = deque(maxlen=MAX_PENDING_DELIVERIES)
         self.health = StoreHealth()
         self.depth_now = 0  # the latest count, for /health and metrics, which never wait
@@ -144,16 +144,16 @@ class Store:
 
     async def enqueue_many(self, items: list[Enqueue]) -> list[tuple[EnqueueOutcome, int]]:
         """Record several mentions in one transaction: one commit for all of them."""
-        return await self._run(jobs.enqueue_many(self.dialect, items, time.time(), self._depth))
+        return await self._run(enqueue.enqueue_many(self.dialect, items, time.time(), self._depth))
 
     async def enqueue(self, item: Enqueue) -> tuple[EnqueueOutcome, int]:
         return (await self.enqueue_many([item]))[0]
 
     async def requeue(self, key: str) -> JobRecord | None:
-        return await self._run(jobs.requeue(self.dialect, key, time.time()))
+        return await self._run(enqueue.requeue(self.dialect, key, time.time()))
 
     async def force(self, key: str) -> JobRecord | None:
-        return await self._run(jobs.force(self.dialect, key, time.time()))
+        return await self._run(enqueue.force(self.dialect, key, time.time()))
 
     async def claim(self, lease_seconds: float, job_id: int | None = None) -> Job | None:
         return await self._run(

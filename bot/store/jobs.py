@@ -1,9 +1,8 @@
 """The rules of the job queue, written once for both backends (see `queries`).
 
 A job moves queued -> running (under a lease that expires) -> done, or failed (tried again
-after `not_before`) -> dead once its attempts are spent. The comment id is unique and each
-`Webhook-Id` maps to its job, so a redelivered mention finds its row instead of making a
-second one. A claim takes the oldest claimable job whose discussion has nothing earlier
+after `not_before`) -> dead once its attempts are spent (how jobs are made: `enqueue`). A
+claim takes the oldest claimable job whose discussion has nothing earlier
 unfinished and nothing running, so one discussion is answered one mention at a time, in
 order; a running job whose lease ran out is claimable again, which is how work survives a
 crash. Reply limits are counted, and the claimed job's reply reserved, in the claim's own
@@ -15,22 +14,18 @@ take turns (each is a few milliseconds); on SQLite `BEGIN IMMEDIATE` does the sa
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from bot.store.queries import Transaction, one, run
 from bot.store.records import (
-    Enqueue,
-    EnqueueOutcome,
     Job,
     JobRecord,
     Limits,
-    dump_mention,
     load_mention,
 )
 
 HOUR, DAY = 3600.0, 86400.0
 CLAIM_LOCK = 7_420_031  # pg_advisory_xact_lock key: "claims take turns"
-NEW_JOB_CHANNEL = "bot_jobs"  # PostgreSQL NOTIFY channel: a wake-up, never the only signal
 BY_KEY = "(comment_id = :key OR CAST(id AS TEXT) = :key)"  # a job number or a comment id
 _UNFINISHED = "('queued', 'running', 'failed')"
 
@@ -75,121 +70,6 @@ SELECT
 FROM jobs WHERE id <> :id AND (status = 'running' OR replied_at >= :day_ago)
 """
 _DEPTH = f"SELECT COUNT(*) FROM jobs WHERE status IN {_UNFINISHED}"  # noqa: S608 - fixed text
-
-
-@dataclass
-class DepthCount:
-    """The queue depth for backpressure. Counting is O(queue), so the count is kept and this
-    process's inserts added to it; it is counted again when it nears the cap (where being
-    exact matters), or after `max_age` seconds (to see other processes' inserts and claims)."""
-
-    count: int = 0
-    counted_at: float = float("-inf")
-    max_age: float = 5.0
-
-    def current(self, cap: int, now: float) -> Transaction[int]:
-        if self.count >= cap * 0.9 or now - self.counted_at > self.max_age:
-            (counted,) = yield one(_DEPTH)
-            self.count, self.counted_at = int(counted), now
-        return self.count
-
-
-def notify(dialect: str) -> Transaction[None]:
-    if dialect == "postgres":  # delivered on commit, to every replica that listens
-        yield one(f"SELECT pg_notify('{NEW_JOB_CHANNEL}', '')")
-
-
-def enqueue_many(
-    dialect: str, items: list[Enqueue], now: float, depth: DepthCount
-) -> Transaction[list[tuple[EnqueueOutcome, int]]]:
-    """Record due replies. A comment (or Webhook-Id) seen before is a duplicate unless it
-    failed; a new one is refused ("full", id 0) when its queue cap is reached."""
-    results = []
-    for item in items:
-        results.append((yield from _enqueue(item, now, depth)))
-    if any(outcome == "queued" for outcome, _ in results):
-        yield from notify(dialect)
-    return results
-
-
-def _enqueue(
-    item: Enqueue, now: float, depth: DepthCount
-) -> Transaction[tuple[EnqueueOutcome, int]]:
-    mention, webhook_id = item.mention, item.webhook_id
-    if webhook_id:
-        known = yield one(
-            "SELECT jobs.id, jobs.status FROM deliveries JOIN jobs ON jobs.id = deliveries.job_id"
-            " WHERE deliveries.webhook_id = :webhook_id",
-            webhook_id=webhook_id,
-        )
-        if known:
-            return (yield from _redeliver(int(known[0]), known[1], now))
-    known = yield one("SELECT id, status FROM jobs WHERE comment_id = :c", c=mention.comment_id)
-    if known:
-        outcome, job_id = yield from _redeliver(int(known[0]), known[1], now)
-    elif item.max_depth is not None and (yield from depth.current(item.max_depth, now)) >= (
-        item.max_depth
-    ):
-        return "full", 0
-    else:
-        (inserted,) = yield one(
-            "INSERT INTO jobs (comment_id, discussion_key, author_id, mention, status,"
-            " not_before, created_at, updated_at, private) VALUES (:comment, :discussion,"
-            " :author, :mention, 'queued', :now, :now, :now, :private) RETURNING id",
-            private=int(mention.repo_private),
-            comment=mention.comment_id,
-            discussion=mention.where.key,
-            author=mention.author_id,
-            mention=dump_mention(mention),
-            now=now,
-        )
-        outcome, job_id = "queued", int(inserted)
-        depth.count += 1
-    if webhook_id:
-        yield run(
-            "INSERT INTO deliveries (webhook_id, job_id, received_at)"
-            " VALUES (:webhook_id, :job_id, :now) ON CONFLICT DO NOTHING",
-            webhook_id=webhook_id,
-            job_id=job_id,
-            now=now,
-        )
-    return outcome, job_id
-
-
-def _redeliver(job_id: int, status: str, now: float) -> Transaction[tuple[EnqueueOutcome, int]]:
-    # A replay after a failure is a request to try again, at once.
-    if status not in ("failed", "dead"):
-        return "duplicate", job_id
-    yield run(
-        "UPDATE jobs SET status = 'queued', attempts = 0, not_before = :now, reason = NULL,"
-        " updated_at = :now WHERE id = :id",
-        now=now,
-        id=job_id,
-    )
-    return "queued", job_id
-
-
-def requeue(dialect: str, key: str, now: float) -> Transaction[JobRecord | None]:
-    """Queue a failed or dead job again, as a replay would; the job as it was, or None."""
-    found = yield from get(key)
-    if found and (yield from _redeliver(found.id, found.status, now))[0] == "queued":
-        yield from notify(dialect)
-    return found
-
-
-def force(dialect: str, key: str, now: float) -> Transaction[JobRecord | None]:
-    """Queue a fresh answer to a job's comment, even one already answered (not while it runs)."""
-    found = yield from get(key)
-    if found and found.status != "running":
-        yield run(
-            "UPDATE jobs SET status = 'queued', attempts = 0, not_before = :now, reason = NULL,"
-            " posting_at = NULL, lease_until = NULL, round = round + 1, updated_at = :now"
-            " WHERE id = :id",
-            now=now,
-            id=found.id,
-        )
-        yield from notify(dialect)
-    return found
 
 
 def claim(

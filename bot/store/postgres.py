@@ -20,7 +20,7 @@ import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from bot.errors import StoreUnavailable
-from bot.store.jobs import NEW_JOB_CHANNEL
+from bot.store.enqueue import NEW_JOB_CHANNEL
 from bot.store.queries import Query, Transaction, drive_async, postgres_sql
 from bot.store.schema import migrate
 
