@@ -1,4 +1,4 @@
-"""Baseline (a): the least a webhook receiver can do on this stack: read the body, answer 202."""
+"""The limit: the least a webhook receiver can do on the bot's stack: read the body, answer 202."""
 
 from starlette.applications import Starlette
 from starlette.requests import Request
