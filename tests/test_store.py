@@ -4,6 +4,7 @@ claims, per-discussion order, leases, reply limits under concurrency, migrations
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
@@ -295,6 +296,8 @@ async def test_upkeep_prunes_old_jobs_and_writes_buffered_history(store: Store) 
             await asyncio.sleep(0.01)
     finally:
         upkeep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await upkeep  # stopped, not stopping, before the store closes
 
     assert await store.get("old") is None
     [logged] = await store.deliveries()

@@ -84,11 +84,17 @@ class PostgresDriver:
         after the server restarts. Failing here only means waiting for the next poll."""
         if self._listener is not None and not self._listener.is_closed():
             return
+        listener = None
         try:
             listener = await asyncpg.connect(self._url, timeout=CONNECT_TIMEOUT)
             await listener.add_listener(NEW_JOB_CHANNEL, lambda *_: wake())
-        except FAILURES as exc:
-            raise StoreUnavailable(f"{self.where}: LISTEN: {_described(exc)}") from None
+        except BaseException as exc:
+            # Failed or cancelled (at shutdown) half-way: a connection is never left open.
+            if listener is not None:
+                listener.terminate()
+            if isinstance(exc, FAILURES):
+                raise StoreUnavailable(f"{self.where}: LISTEN: {_described(exc)}") from None
+            raise
         self._listener = listener
 
     async def close(self) -> None:
