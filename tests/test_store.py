@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import keep_up
 from bot.config import load_settings
+from bot.errors import StoreUnavailable
 from bot.events import DiscussionRef, Mention
 from bot.store import Enqueue, Store, open_store
 from bot.store.schema import MIGRATIONS
@@ -302,6 +305,28 @@ async def test_upkeep_prunes_old_jobs_and_writes_buffered_history(store: Store) 
     assert await store.get("old") is None
     [logged] = await store.deliveries()
     assert (logged.delivery, logged.outcome) == ("w1", "ignored")
+
+
+async def test_only_a_write_says_the_store_is_back(tmp_path: Path) -> None:
+    """A write-locked SQLite file still answers reads: one outage is one incident, not a
+    recovery at every read and a new outage at the next write."""
+    env = {"DATA_DIR": str(tmp_path)}
+    settings = load_settings(env, env_file=None, required=())
+    store = await open_store(settings)
+    holder = sqlite3.connect(settings.database_path, isolation_level=None)
+    try:
+        holder.execute("BEGIN IMMEDIATE")
+        with pytest.raises(StoreUnavailable):
+            await store.enqueue(item("c1"))
+        assert await store.depth() == 0  # a read, which works
+
+        assert not store.health.ok
+        holder.execute("COMMIT")
+        await store.enqueue(item("c1"))
+        assert store.health.ok
+    finally:
+        holder.close()
+        await store.close()
 
 
 async def test_a_new_job_wakes_the_other_replicas_on_postgres(postgres: PostgresServer) -> None:

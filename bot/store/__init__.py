@@ -137,7 +137,8 @@ class Store:
         except StoreUnavailable as exc:
             self.health.failed(str(exc))
             raise
-        self.health.succeeded()
+        if write:  # reads can work while writes cannot (a write-locked SQLite file)
+            self.health.succeeded()
         return result
 
     # -- mentions in, jobs out ------------------------------------------------------------
