@@ -18,10 +18,9 @@ from pathlib import Path
 
 import httpx
 
-from bench.servers import PAYLOADS, SECRET, bot_env, started
+from bench.servers import FIXTURE_COMMENT, MENTION, SECRET, bot_env, started
 from tests.fakes import FakeHub, FakeModel, free_port
 
-FIXTURE_COMMENT = "6398872887bfcfb93a306f18"
 WARM_UP = 10
 
 
@@ -36,7 +35,7 @@ def measure(
     hub: FakeHub, model: FakeModel, urls: tuple[str, str], replies: int, **env: str
 ) -> Overhead:
     model.latency = 0
-    template = (PAYLOADS / "comment_create_mention.json").read_text()
+    template = MENTION.read_text()
     port = free_port()
     with tempfile.TemporaryDirectory() as data:
         settings = bot_env(*urls, Path(data), port, **env)

@@ -20,10 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import load, overhead
 from bench.report import Row, report
 from bench.servers import (
+    FIXTURE_COMMENT,
     HERE,
     IGNORED,
     LOAD_CORE,
-    PAYLOADS,
+    MENTION,
     ROOT,
     SECRET,
     TOKEN,
@@ -35,7 +36,6 @@ from tests.fakes import FakeHub, FakeModel, free_port, serve_in_thread
 from tests.postgres import PostgresServer, binaries
 
 HF_VENV = HERE / ".venv-hf"
-FIXTURE_COMMENT = "6398872887bfcfb93a306f18"
 
 
 def main() -> None:
@@ -54,11 +54,7 @@ def main() -> None:
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         mention = folder / "mention.json"
-        mention.write_text(
-            (PAYLOADS / "comment_create_mention.json")
-            .read_text()
-            .replace(FIXTURE_COMMENT, "COMMENT_ID")
-        )
+        mention.write_text(MENTION.read_text().replace(FIXTURE_COMMENT, "COMMENT_ID"))
         hub, model = FakeHub(token=TOKEN), FakeModel()
         urls = (
             stack.enter_context(serve_in_thread(hub.app)),

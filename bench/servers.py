@@ -23,6 +23,8 @@ SECRET = "bench-secret-0123456789"
 TOKEN = "hf_test_token_0123456789abcdef"
 PAYLOADS = ROOT / "tests" / "fixtures" / "payloads"
 IGNORED = PAYLOADS / "comment_create_no_mention.json"
+MENTION = PAYLOADS / "comment_create_mention.json"
+FIXTURE_COMMENT = "6398872887bfcfb93a306f18"  # its comment id, made unique per request
 
 
 @dataclass

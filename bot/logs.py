@@ -13,6 +13,7 @@ import re
 import sys
 import time
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,6 +26,13 @@ _NEEDS_QUOTES = re.compile(r'[ "=\n]')
 working_on: ContextVar[dict[str, object]] = ContextVar("working_on", default={})  # noqa: B039
 
 
+@dataclass
+class _Window:
+    start: float
+    admitted: int = 1
+    held: int = 0
+
+
 class Throttle:
     """At most `lines` lines of each kind per interval: `admit` answers None to hold a line
     back, or how many were held back since the last one admitted."""
@@ -32,20 +40,19 @@ class Throttle:
     def __init__(self, interval: float, lines: int = 1) -> None:
         self._interval = interval
         self._lines = lines
-        self._windows: dict[object, list[float]] = {}  # kind: [start, lines admitted, held]
+        self._windows: dict[object, _Window] = {}
 
     def admit(self, kind: object) -> int | None:
         now = time.monotonic()
         window = self._windows.get(kind)
-        if window is None or now - window[0] >= self._interval:
-            held = int(window[2]) if window else 0
-            self._windows[kind] = [now, 1, 0]
+        if window is None or now - window.start >= self._interval:
+            self._windows[kind] = _Window(now)
+            return window.held if window else 0
+        if window.admitted < self._lines:
+            window.admitted += 1
+            held, window.held = window.held, 0
             return held
-        if window[1] < self._lines:
-            window[1] += 1
-            held, window[2] = int(window[2]), 0
-            return held
-        window[2] += 1
+        window.held += 1
         return None
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
+
+from bot import logs
 from bot.config import Secret
 from bot.logs import ScrubbingFormatter
 
@@ -26,3 +29,27 @@ def test_access_log_query_secret_and_known_secrets_are_masked() -> None:
     assert "secret=***&x=1" in output
     assert "guess" not in output
     assert "hf_tok123" not in output and "whsec" not in output
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_burst_of_lines_is_cut_to_a_few_per_interval_and_the_next_line_counts_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = Clock()
+    monkeypatch.setattr(logs.time, "monotonic", clock)
+    throttle = logs.Throttle(1.0, lines=3)
+
+    burst = [throttle.admit("ignored") for _ in range(10)]
+    assert burst == [0, 0, 0, *[None] * 7]
+    assert throttle.admit("queued") == 0  # each kind has its own budget
+
+    clock.now += 1.0
+    assert throttle.admit("ignored") == 7  # the first line after the burst says how many
+    assert throttle.admit("ignored") == 0

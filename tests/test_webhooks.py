@@ -11,7 +11,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from bot import logs
 from bot.config import Settings
 from bot.webhooks import DELIVERY_LINES_PER_SECOND
 from tests.conftest import WEBHOOK_SECRET, deliver, load_payload
@@ -230,30 +229,6 @@ def test_health_reports_the_bot(client: httpx.Client) -> None:
         "bot": "hub-bot",
         "unfinished_jobs": 0,
     }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_a_burst_of_lines_is_cut_to_a_few_per_interval_and_the_next_line_counts_the_rest(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    clock = Clock()
-    monkeypatch.setattr(logs.time, "monotonic", clock)
-    throttle = logs.Throttle(1.0, lines=3)
-
-    burst = [throttle.admit("ignored") for _ in range(10)]
-    assert burst == [0, 0, 0, *[None] * 7]
-    assert throttle.admit("queued") == 0  # each kind has its own budget
-
-    clock.now += 1.0
-    assert throttle.admit("ignored") == 7  # the first line after the burst says how many
-    assert throttle.admit("ignored") == 0
 
 
 def test_every_delivery_of_a_burst_is_counted_though_not_every_one_gets_a_line(
