@@ -3,7 +3,7 @@
     BotError
     ├── ConfigError          (bot.config) a setting is missing or malformed
     ├── PromptError          a template in PROMPTS_DIR cannot be used
-    ├── NotServed            (bot.routing) no provider serves the model: say so at startup
+    ├── NotServed            (bot.inference.routing) no provider serves the model: say so at startup
     ├── StoreUnavailable     the database cannot be used right now (locked, down, disk full)
     └── UpstreamError        the Hub or the model answered badly or not at all
         ├── TransientError   worth retrying: timeout, connection error, 429, 424, 5xx

@@ -15,23 +15,23 @@ from dataclasses import dataclass
 
 import httpx
 
-from bot.compose import Composer, Style
+from bot.answer.compose import Composer, Style
+from bot.answer.context import Budgets, ContextReader
+from bot.answer.gather import Gatherer
+from bot.answer.prompts import Prompts
 from bot.config import Secret, Settings
-from bot.context import Budgets, ContextReader
 from bot.errors import ModelNotServed
 from bot.events import Identity
-from bot.gather import Gatherer
 from bot.guards import Guards
-from bot.hub import HubClient, Whoami
+from bot.handlers.mention import Attempts, ReplyFlow, ReplyOptions
+from bot.hub.client import HubClient, Whoami
+from bot.hub.webhook_watch import WebhookWatch
 from bot.inference import GenerationParameters, Model, Models, model_for
+from bot.inference.routing import NotServed, Route, custom_route, resolve
 from bot.metrics import Metrics
-from bot.prompts import Prompts
 from bot.redact import Redactor
-from bot.reply import Attempts, ReplyFlow, ReplyOptions
-from bot.routing import NotServed, Route, custom_route, resolve
 from bot.store import Store, open_store
 from bot.upstream import CallLimits, Observer, RetryPolicy, ignore_call
-from bot.webhook_watch import WebhookWatch
 
 USER_AGENT = "hub-discussion-bot/0.1"
 PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves

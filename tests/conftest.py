@@ -9,12 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import create_app
+from bot.answer.prompts import load_prompts
 from bot.config import Secret, Settings
 from bot.events import Identity
-from bot.prompts import load_prompts
-from bot.routing import Route
+from bot.inference.routing import Route
 from bot.upstream import RetryPolicy
+from bot.web.app import create_app
 from tests.botprocess import ROOT, WEBHOOK_SECRET, BotProcess, Fakes
 from tests.fakes import BOT_ID, BOT_NAME, TOKEN, FakeHub, FakeModel, serve_in_thread
 from tests.postgres import PostgresServer, running_server

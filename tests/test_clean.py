@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import SecretStr
 
-from bot.clean import AT_SIGNS, ZERO_WIDTH_SPACE, CleanRules, clean, shorten
+from bot.answer.clean import AT_SIGNS, ZERO_WIDTH_SPACE, CleanRules, clean, shorten
 from bot.redact import REDACTED, Redactor
 from tests.fakes import TOKEN
 

@@ -9,12 +9,12 @@ import asyncio
 import httpx
 import pytest
 
-from bot.changes import cut_diff, pull_request_of, shown_files
+from bot.answer.changes import cut_diff, pull_request_of, shown_files
+from bot.answer.context import Budgets, ContextReader, Kept, card_body, parse_facts
+from bot.answer.prompts import material
 from bot.config import Settings
-from bot.context import Budgets, ContextReader, Kept, card_body, parse_facts
 from bot.events import DiscussionRef
-from bot.hub import HubClient
-from bot.prompts import material
+from bot.hub.client import HubClient
 from bot.services import hub_http_client
 from bot.upstream import RetryPolicy
 from tests.fakes import FakeHub, Scripted

@@ -6,10 +6,10 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from bot.answer.prompts import SAMPLE_CONTEXT, Prompts
 from bot.errors import TransientError, UpstreamError
 from bot.inference import GenerationParameters, Model, model_for
-from bot.prompts import SAMPLE_CONTEXT, Prompts
-from bot.routing import Api, Route
+from bot.inference.routing import Api, Route
 from bot.upstream import RetryPolicy, error_from_response
 from tests.botprocess import ROOT
 from tests.conftest import RecordedSleep

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.answer.prompts import SAMPLE_CONTEXT, TEMPLATES, PromptContext, Prompts, strip_echo
+from bot.answer.thread import ThreadComment
 from bot.errors import PromptError
-from bot.prompts import SAMPLE_CONTEXT, TEMPLATES, PromptContext, Prompts, strip_echo
-from bot.thread import ThreadComment
 from tests.conftest import ROOT
 
 CONTEXT = PromptContext(

@@ -9,16 +9,16 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bot.compose import Composer
+from bot.answer.compose import Composer
+from bot.answer.gather import Gatherer
+from bot.answer.prompts import Prompts, load_prompts
 from bot.config import Settings
 from bot.decide import Decider
 from bot.events import Ignore, Mention, parse_payload
-from bot.gather import Gatherer
-from bot.hub import HubClient, Whoami
+from bot.handlers.mention import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
+from bot.hub.client import HubClient, Whoami
+from bot.inference.routing import Route
 from bot.metrics import Metrics
-from bot.prompts import Prompts, load_prompts
-from bot.reply import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
-from bot.routing import Route
 from bot.services import composer, gatherer, hub_http_client, models
 from bot.store import Enqueue, JobRecord, Store, open_store
 from bot.upstream import RetryPolicy

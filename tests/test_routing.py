@@ -10,8 +10,8 @@ import pytest
 
 from bot.config import Settings
 from bot.errors import TransientError
-from bot.hub import HubClient
-from bot.routing import (
+from bot.hub.client import HubClient
+from bot.inference.routing import (
     NotServed,
     Route,
     api_from_path,

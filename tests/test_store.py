@@ -14,12 +14,12 @@ from typing import Any
 
 import pytest
 
-from bot.app import keep_up
 from bot.config import load_settings
 from bot.errors import StoreUnavailable
 from bot.events import DiscussionRef, Mention
 from bot.store import Enqueue, Store, open_store
 from bot.store.schema import MIGRATIONS
+from bot.web.app import keep_up
 from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.anyio

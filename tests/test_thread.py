@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.thread import earlier_comments, find_marked, parse_events, trigger_author
+from bot.answer.thread import earlier_comments, find_marked, parse_events, trigger_author
 from tests.fakes import BOT_ID
 
 TRIGGER = "c" * 24

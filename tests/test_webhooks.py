@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from bot.config import Settings
-from bot.webhooks import DELIVERY_LINES_PER_SECOND
+from bot.web.receiver import DELIVERY_LINES_PER_SECOND
 from tests.conftest import WEBHOOK_SECRET, deliver, load_payload
 from tests.fakes import FakeHub
 

@@ -7,7 +7,7 @@
     chat             OpenAI /v1/chat/completions {"model", "messages"}: chat models
 
 `endpoint` holds what they share: the call, the retry policy, the errors and their hints.
-`Models` holds the one in use, built from the route `bot.routing` found.
+`Models` holds the one in use, built from the route `bot.inference.routing` found.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from bot.inference.endpoint import (
     Model,
     ModelRequest,
 )
+from bot.inference.routing import Route
 from bot.inference.text_generation import TextGenerationModel
-from bot.routing import Route
 from bot.upstream import CallLimits, Observer, RetryPolicy, ignore_call
 
 __all__ = ["GenerationParameters", "Model", "ModelRequest", "Models", "model_for"]

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.answer.prompts import PromptContext, PromptSet
 from bot.errors import UpstreamError
 from bot.inference.endpoint import SERVICE, Endpoint, ModelRequest, first_choice
-from bot.prompts import PromptContext, PromptSet
 
 
 class ChatModel(Endpoint):

@@ -17,9 +17,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from bot.answer.prompts import PromptContext, PromptSet
 from bot.errors import ModelNotServed, UpstreamError
-from bot.prompts import PromptContext, PromptSet
-from bot.routing import Route
+from bot.inference.routing import Route
 from bot.upstream import (
     CallLimits,
     Observer,

@@ -2,7 +2,7 @@
 
 The comment id is unique and each `Webhook-Id` maps to its job, so a redelivered mention
 finds its row instead of making a second one; a replay of a failed job queues it again. A
-batch of mentions (see `bot.batching`) costs a fixed handful of statements however many it
+batch of mentions (see `bot.web.batching`) costs a fixed handful of statements however many it
 holds, because a PostgreSQL server is a network round trip away (often milliseconds from a
 Space) and one round trip per mention would make a burst wait on the network.
 """

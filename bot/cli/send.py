@@ -23,7 +23,7 @@ import httpx
 
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
-from bot.hub import Whoami
+from bot.hub.client import Whoami
 from bot.services import hub_client, hub_http_client
 from bot.store import JobSummary, open_store
 from bot.upstream import RetryPolicy

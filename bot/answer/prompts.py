@@ -27,12 +27,12 @@ from jinja2 import (
     meta,
 )
 
-from bot.changes import FileChange, PullRequest
+from bot.answer.changes import FileChange, PullRequest
+from bot.answer.context import RepoFacts
+from bot.answer.thread import ThreadComment
 from bot.config import Settings
-from bot.context import RepoFacts
 from bot.errors import PromptError
 from bot.events import DiscussionRef, Mention
-from bot.thread import ThreadComment
 
 TEMPLATES = (
     "completion.j2", "chat_system.j2", "chat_user.j2", "reply.j2", "failure.j2", "repo.j2"

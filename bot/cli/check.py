@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from bot.answer.prompts import SAMPLE_CONTEXT, load_prompts
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
-from bot.hub import HubClient
+from bot.hub.client import HubClient
 from bot.inference import GenerationParameters, model_for
-from bot.prompts import SAMPLE_CONTEXT, load_prompts
 from bot.services import (
     find_route,
     hub_client,

@@ -14,10 +14,10 @@ from urllib.parse import urlsplit
 
 from bot.config import Settings
 from bot.errors import BotError
-from bot.hub import HubClient
+from bot.hub.client import HubClient
+from bot.hub.webhook_watch import state_of
 from bot.services import hub_client, hub_http_client
 from bot.upstream import RetryPolicy
-from bot.webhook_watch import state_of
 
 WATCH_TYPES = ("user", "org", "model", "dataset", "space")
 DOMAINS = ("discussion", "repo")

@@ -15,18 +15,24 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from bot.app import create_app
-from bot.check import run_checks
+from bot.answer.prompts import load_prompts
+from bot.cli.check import run_checks
+from bot.cli.jobs import add_job_commands
+from bot.cli.preview import (
+    Source,
+    discussion_ref,
+    mention_from_payload,
+    mention_from_text,
+    preview,
+)
+from bot.cli.send import add_send_command
+from bot.cli.startup import banner, discover, show_banner
+from bot.cli.webhooks import add_webhook_commands
 from bot.config import Settings, load_settings
 from bot.errors import BotError
-from bot.jobs_cli import add_job_commands
 from bot.logs import configure_logging
-from bot.preview import Source, discussion_ref, mention_from_payload, mention_from_text, preview
-from bot.prompts import load_prompts
-from bot.send_cli import add_send_command
-from bot.server import serve as serve_app
-from bot.startup import banner, discover, show_banner
-from bot.webhooks_cli import add_webhook_commands
+from bot.web.app import create_app
+from bot.web.server import serve as serve_app
 
 log = logging.getLogger("bot")
 Command = Callable[[Settings, argparse.Namespace], int]

@@ -19,16 +19,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.answer.prompts import Prompts
 from bot.config import Settings
 from bot.errors import StoreUnavailable
 from bot.events import Identity
-from bot.prompts import Prompts
-from bot.routing import Route as ModelRoute
+from bot.inference.routing import Route as ModelRoute
 from bot.services import Services, open_services
-from bot.status import favicon, metrics_page, status_page
 from bot.store import Store
 from bot.upstream import RetryPolicy
-from bot.webhooks import WebhookReceiver
+from bot.web.receiver import WebhookReceiver
+from bot.web.status import favicon, metrics_page, status_page
 from bot.worker import Worker
 
 log = logging.getLogger("bot.app")

@@ -12,15 +12,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.changes import shown_files
-from bot.clean import CleanRules, clean, shorten
+from bot.answer.changes import shown_files
+from bot.answer.clean import CleanRules, clean, shorten
+from bot.answer.gather import Gathered
+from bot.answer.prompts import PromptContext, Prompts, PromptSet
+from bot.answer.thread import earlier_comments, trigger_author
 from bot.errors import ModelNotServed
 from bot.events import Identity, Mention
-from bot.gather import Gathered
 from bot.inference import Model, ModelRequest, Models
-from bot.prompts import PromptContext, Prompts, PromptSet
 from bot.redact import Redactor
-from bot.thread import earlier_comments, trigger_author
 
 
 @dataclass(frozen=True)

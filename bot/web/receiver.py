@@ -28,14 +28,14 @@ from urllib.parse import parse_qsl
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse
 
-from bot.batching import GroupCommit
 from bot.decide import Decider
 from bot.events import Ignore, Mention, Payload, PayloadError, parse_payload
 from bot.guards import Guards
-from bot.hub import Whoami
+from bot.hub.client import Whoami
 from bot.logs import Throttle, log_event
 from bot.metrics import Metrics
 from bot.store import Enqueue, EnqueueOutcome, Store, StoreUnavailable
+from bot.web.batching import GroupCommit
 
 log = logging.getLogger("bot.webhooks")
 

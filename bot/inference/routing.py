@@ -22,7 +22,7 @@ import httpx
 
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
-from bot.hub import HubClient
+from bot.hub.client import HubClient
 from bot.upstream import CallLimits, fetch
 
 Api = Literal["text-generation", "completions", "chat"]

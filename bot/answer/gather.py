@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-from bot.changes import PullRequest, pull_request_of
-from bot.context import ContextReader, RepoContext
+from bot.answer.changes import PullRequest, pull_request_of
+from bot.answer.context import ContextReader, RepoContext
+from bot.answer.thread import ThreadComment, parse_events
 from bot.errors import TooLarge, TransientError, UpstreamError
 from bot.events import Identity, Mention
-from bot.hub import HubClient
-from bot.thread import ThreadComment, parse_events
+from bot.hub.client import HubClient
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 from bot.errors import UpstreamError
 from bot.events import DiscussionRef
-from bot.hub import HubClient
+from bot.hub.client import HubClient
 
 T = TypeVar("T")
 FACTS_TTL = 60.0

@@ -16,11 +16,11 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from bot.answer.prompts import Prompts, load_prompts
 from bot.config import Settings
 from bot.decide import Decider
 from bot.errors import BotError
 from bot.events import Ignore, PayloadError, parse_payload
-from bot.prompts import Prompts, load_prompts
 from bot.services import open_services
 from bot.store import DeliveryRecord, Enqueue, JobSummary, Store, StoreUnavailable, open_store
 

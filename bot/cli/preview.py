@@ -20,8 +20,11 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bot.answer.context import RepoContext, RepoFacts
+from bot.answer.gather import Gathered
+from bot.answer.prompts import load_prompts
+from bot.answer.thread import parse_events
 from bot.config import Settings
-from bot.context import RepoContext, RepoFacts
 from bot.decide import Decider
 from bot.errors import BotError, UpstreamError
 from bot.events import (
@@ -33,9 +36,7 @@ from bot.events import (
     mention_of,
     parse_payload,
 )
-from bot.gather import Gathered
-from bot.hub import HubClient, Whoami
-from bot.prompts import load_prompts
+from bot.hub.client import HubClient, Whoami
 from bot.services import (
     composer,
     find_route,
@@ -45,7 +46,6 @@ from bot.services import (
     model_http_client,
     models,
 )
-from bot.thread import parse_events
 from bot.upstream import RetryPolicy
 
 PREVIEW_RETRY_BUDGET = 3.0  # an interactive command gives up in seconds

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.errors import UpstreamError
-from bot.hub import HubClient
+from bot.hub.client import HubClient
 
 STALE_AFTER = 60.0
 

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 from bot.config import Settings
 from bot.errors import TransientError, UpstreamError
 from bot.events import Identity
-from bot.hub import HubClient, Whoami
-from bot.routing import Route
+from bot.hub.client import HubClient, Whoami
+from bot.inference.routing import Route
 from bot.services import find_route, hub_client, hub_http_client
 from bot.store import open_store
 from bot.store.location import lost_at_restart

@@ -1,7 +1,7 @@
 """The whole life of one reply: gather (the discussion, the repo) -> compose -> post -> record.
 
 The Hub has the last word on "already answered": every attempt reads the discussion first
-(bot.gather) and looks for its own marker for this comment, in a comment written by the bot's
+(bot.answer.gather) and looks for its own marker for this comment, in a comment written by the bot's
 account id (an account can be renamed; its id stays). Found, the job is done without posting;
 the discussion unreadable, the attempt fails as transient and is tried again, never posted
 blindly. So a
@@ -18,17 +18,17 @@ import random
 from dataclasses import dataclass
 
 from bot import own_time
-from bot.compose import Composer
+from bot.answer.compose import Composer
+from bot.answer.gather import Gatherer
+from bot.answer.thread import ThreadComment, find_marked
 from bot.decide import Decider
 from bot.errors import TransientError, UpstreamError
 from bot.events import Identity
 from bot.faults import checkpoint
-from bot.gather import Gatherer
-from bot.hub import HubClient, Whoami
+from bot.hub.client import HubClient, Whoami
 from bot.logs import log_event, working_on
 from bot.metrics import Metrics
 from bot.store import Job, Store
-from bot.thread import ThreadComment, find_marked
 
 log = logging.getLogger("bot.reply")
 

@@ -1,0 +1,11 @@
+"""The parts of a reply that every handler shares: what is read, what the model is asked, and
+what is made fit to post.
+
+    gather.py    what is read for a mention, in parallel: the discussion and the repo
+    context.py   the repo's facts and card, within budgets, kept per repo and revision
+    changes.py   a pull request's changes: the diff cut per file within its budget
+    thread.py    what of the discussion the model sees, and the bot's own marker
+    prompts.py   the prompt templates (PROMPTS_DIR), checked at startup
+    compose.py   mention + what was read -> prompt -> model -> cleaned reply
+    clean.py     making model output fit to post
+"""
