@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 from fnmatch import translate
 
-from bot.config import Settings
 from bot.events import Ignore, Mention
 
 
@@ -20,11 +20,24 @@ def _any_of(globs: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(translate(glob.lower()) for glob in globs) or "(?!)")
 
 
+@dataclass(frozen=True)
+class GuardRules:
+    """The settings the guards apply (ALLOW_REPOS, DENY_REPOS, ...); empty lists allow all."""
+
+    allow_repos: tuple[str, ...] = ("*",)
+    deny_repos: tuple[str, ...] = ()
+    allow_authors: tuple[str, ...] = ()
+    deny_authors: tuple[str, ...] = ()
+    answer_private_repos: bool = False
+    answer_closed: bool = False
+    answer_pull_requests: bool = True
+
+
 class Guards:
-    def __init__(self, settings: Settings) -> None:
-        self._s = settings
-        self._allowed = _any_of(settings.allow_repos)
-        self._denied = _any_of(settings.deny_repos)
+    def __init__(self, rules: GuardRules) -> None:
+        self._s = rules
+        self._allowed = _any_of(rules.allow_repos)
+        self._denied = _any_of(rules.deny_repos)
 
     def refuse(self, mention: Mention) -> Ignore | None:
         """Why this mention must not be answered at all, or None.

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
@@ -22,15 +22,16 @@ from bot.answer.prompts import Prompts
 from bot.config import Secret, Settings
 from bot.errors import ModelNotServed
 from bot.events import Identity
-from bot.guards import Guards
+from bot.guards import GuardRules, Guards
 from bot.handlers.mention import Attempts, ReplyFlow, ReplyOptions
 from bot.hub.client import HubClient, Whoami
 from bot.hub.webhook_watch import WebhookWatch
 from bot.inference import GenerationParameters, Model, Models, model_for
-from bot.inference.routing import NotServed, Route, custom_route, resolve
+from bot.inference.routing import NotServed, Route, RouteOptions, custom_route, resolve
 from bot.metrics import Metrics
 from bot.redact import Redactor
 from bot.store import Store, open_store
+from bot.store.location import lost_at_restart
 from bot.upstream import CallLimits, Observer, RetryPolicy, ignore_call
 
 USER_AGENT = "hub-discussion-bot/0.1"
@@ -97,6 +98,18 @@ def parameters(settings: Settings) -> GenerationParameters:
     return GenerationParameters(settings.max_new_tokens, settings.temperature, settings.top_p)
 
 
+def route_options(settings: Settings) -> RouteOptions:
+    return RouteOptions(
+        model=settings.model_id,
+        api=settings.inference_api,
+        provider=settings.inference_provider,
+        router=settings.inference_router_url,
+        hub=settings.hf_endpoint,
+        url=settings.inference_url,
+        url_model=settings.inference_model,
+    )
+
+
 async def find_route(
     settings: Settings, hub: HubClient, transport: httpx.AsyncBaseTransport | None = None
 ) -> Route:
@@ -104,8 +117,8 @@ async def find_route(
     timeout), or what the Hub says serves INFERENCE_MODEL."""
     if settings.inference_url:
         async with model_http_client(settings, transport, timeout=PROBE_TIMEOUT) as http:
-            return await custom_route(settings, http)
-    return await resolve(settings, hub)
+            return await custom_route(route_options(settings), http)
+    return await resolve(route_options(settings), hub)
 
 
 def models(
@@ -133,14 +146,15 @@ def models(
     return Models(build, resolve_later, route)
 
 
-def composer(settings: Settings, prompts: Prompts, models: Models) -> Composer:
+def composer(
+    settings: Settings, prompts: Prompts, models: Models, redact: Callable[[str], str]
+) -> Composer:
     style = Style(
         thread_budget=settings.thread_budget_chars,
-        card_chars=settings.card_budget_chars,
         files_listed=settings.files_listed,
         max_reply_chars=settings.max_reply_chars,
         allow_mentions=settings.allow_mentions,
-        redact=Redactor(settings.secrets),
+        redact=redact,
     )
     return Composer(prompts, models, style)
 
@@ -148,6 +162,23 @@ def composer(settings: Settings, prompts: Prompts, models: Models) -> Composer:
 def gatherer(settings: Settings, hub: HubClient) -> Gatherer:
     budgets = Budgets(settings.card_budget_chars, settings.diff_budget_chars, settings.files_listed)
     return Gatherer(hub, ContextReader(hub, budgets))
+
+
+def guard_rules(settings: Settings) -> GuardRules:
+    return GuardRules(
+        allow_repos=settings.allow_repos,
+        deny_repos=settings.deny_repos,
+        allow_authors=settings.allow_authors,
+        deny_authors=settings.deny_authors,
+        answer_private_repos=settings.answer_private_repos,
+        answer_closed=settings.answer_closed,
+        answer_pull_requests=settings.answer_pull_requests,
+    )
+
+
+def load_prompts(settings: Settings) -> Prompts:
+    """Every prompt set the settings name, checked."""
+    return Prompts(settings.prompt_folder, settings.prompt_sets)
 
 
 def reply_options(settings: Settings) -> ReplyOptions:
@@ -158,9 +189,30 @@ def reply_options(settings: Settings) -> ReplyOptions:
     )
 
 
+@dataclass(frozen=True)
+class Deployment:
+    """What the status page says about this deployment."""
+
+    hub_url: str
+    handle: str | None  # BOT_USERNAME as set, until whoami answers
+    webhook_url: str
+    status_token: Secret | None
+    state_lost: str | None  # why state would not survive a restart, if it would not
+
+
+def deployment(settings: Settings) -> Deployment:
+    return Deployment(
+        settings.hf_endpoint,
+        settings.bot_username,
+        settings.webhook_url,
+        settings.status_token,
+        lost_at_restart(settings),
+    )
+
+
 @dataclass
 class Services:
-    settings: Settings
+    deployment: Deployment
     store: Store
     hub: HubClient
     whoami: Whoami
@@ -183,7 +235,8 @@ async def open_services(
     route: Route | None = None,
 ) -> AsyncIterator[Services]:
     retry = retry or RetryPolicy(budget=settings.retry_budget)
-    metrics = Metrics(Redactor(settings.secrets))
+    redact = Redactor(settings.secrets)
+    metrics = Metrics(redact)
     async with AsyncExitStack() as stack:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
@@ -193,10 +246,10 @@ async def open_services(
         hub = hub_client(settings, hub_http, retry, metrics.observe)
         chosen = models(settings, hub, model_http, retry, route, metrics.observe, model_transport)
         whoami = Whoami(hub, settings.bot_username, known=bot)
-        guards = Guards(settings)
+        guards = Guards(guard_rules(settings))
         flow = ReplyFlow(
             gatherer(settings, hub),
-            composer(settings, prompts, chosen),
+            composer(settings, prompts, chosen, redact),
             hub,
             store,
             whoami,
@@ -206,4 +259,6 @@ async def open_services(
         if bot is not None:  # asked of the Hub at startup, a moment ago
             metrics.health["Hub"].last_success = time.time()
         watch = WebhookWatch(hub, settings.webhook_url)
-        yield Services(settings, store, hub, whoami, guards, chosen, flow, metrics, watch)
+        yield Services(
+            deployment(settings), store, hub, whoami, guards, chosen, flow, metrics, watch
+        )

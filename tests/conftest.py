@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.answer.prompts import load_prompts
+from bot.services import load_prompts
 from bot.config import Secret, Settings
 from bot.events import Identity
 from bot.inference.routing import Route

@@ -11,7 +11,7 @@ import pytest
 
 from bot.answer.compose import Composer
 from bot.answer.gather import Gatherer
-from bot.answer.prompts import Prompts, load_prompts
+from bot.answer.prompts import Prompts
 from bot.config import Settings
 from bot.decide import Decider
 from bot.events import Ignore, Mention, parse_payload
@@ -19,7 +19,8 @@ from bot.handlers.mention import Attempts, ReplyFlow, ReplyOptions, notice_marke
 from bot.hub.client import HubClient, Whoami
 from bot.inference.routing import Route
 from bot.metrics import Metrics
-from bot.services import composer, gatherer, hub_http_client, models
+from bot.redact import Redactor
+from bot.services import composer, gatherer, hub_http_client, load_prompts, models
 from bot.store import Enqueue, JobRecord, Store, open_store
 from bot.upstream import RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload
@@ -78,7 +79,8 @@ async def harness(
         tuned = settings.model_copy(update={"max_new_tokens": 64})
         client = HubClient(hub_http, retry)
         route = Route("text-generation", str(settings.inference_url), "bigscience/bloom")
-        writer = composer(tuned, prompts, models(tuned, client, model_http, retry, route))
+        chosen = models(tuned, client, model_http, retry, route)
+        writer = composer(tuned, prompts, chosen, Redactor(settings.secrets))
         read = gatherer(tuned, client)
         parts = (read, writer, client, store, Whoami(client, None, BOT), Metrics())
         flow = ReplyFlow(*parts, ReplyOptions(attempts=Attempts(max_attempts=1)))

@@ -14,12 +14,14 @@ from bot.hub.client import HubClient
 from bot.inference.routing import (
     NotServed,
     Route,
+    RouteOptions,
     api_from_path,
     choose,
     custom_route,
     parse_mapping,
     resolve,
 )
+from bot.services import route_options
 from bot.upstream import RetryPolicy
 from tests.fakes import FakeHub, FakeModel, Scripted
 
@@ -37,8 +39,8 @@ def mapping(**providers: tuple[str, str]) -> dict[str, Any]:
     }
 
 
-def routed(settings: Settings, **changes: Any) -> Settings:
-    return settings.model_copy(update={"inference_url": None, **changes})
+def routed(settings: Settings, **changes: Any) -> RouteOptions:
+    return route_options(settings.model_copy(update={"inference_url": None, **changes}))
 
 
 def test_both_forms_of_the_mapping_are_read_and_malformed_entries_skipped() -> None:
@@ -192,7 +194,9 @@ async def test_a_custom_url_is_probed_for_what_it_serves(
     settings: Settings, model: FakeModel
 ) -> None:
     http = httpx.AsyncClient(transport=httpx.ASGITransport(app=model.app))
-    chat = settings.model_copy(update={"inference_url": "http://model.test/v1/chat/completions"})
+    chat = route_options(
+        settings.model_copy(update={"inference_url": "http://model.test/v1/chat/completions"})
+    )
 
     unknown = await custom_route(chat, http)
     model.served = ("my-org/served-model",)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.answer.changes import shown_files
-from bot.answer.clean import CleanRules, clean, shorten
+from bot.answer.clean import CleanRules, clean
 from bot.answer.gather import Gathered
 from bot.answer.prompts import PromptContext, Prompts, PromptSet
 from bot.answer.thread import earlier_comments, trigger_author
@@ -28,7 +28,6 @@ class Style:
     """How much thread the model sees, and what is allowed in what it writes."""
 
     thread_budget: int = 4000
-    card_chars: int = 2000
     files_listed: int = 30
     max_reply_chars: int = 2000
     allow_mentions: bool = False
@@ -63,7 +62,7 @@ class Composer:
             thread=tuple(earlier),
             model=model.label,
             repo=facts,
-            card=shorten(read.repo.card, style.card_chars) if style.card_chars else "",
+            card=read.repo.card,  # within CARD_BUDGET_CHARS already
             files=shown_files(facts.files, style.files_listed),
             diff=pull_request.diff if pull_request else "",
             pull_request=pull_request,

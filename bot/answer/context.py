@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import quote
 
+from bot.answer.clean import shorten
 from bot.errors import UpstreamError
 from bot.events import DiscussionRef
 from bot.hub.client import HubClient
@@ -193,10 +194,11 @@ class ContextReader:
         card = ""
         revision = facts.sha or "main"
         try:
-            card = await self._cards.get(
-                (where.repo_type, where.repo_name, revision),
-                lambda: self._read_card(where, revision),
-            )
+            if self.budgets.card_chars:  # CARD_BUDGET_CHARS=0: the card is not read at all
+                card = await self._cards.get(
+                    (where.repo_type, where.repo_name, revision),
+                    lambda: self._read_card(where, revision),
+                )
         except UpstreamError as exc:
             missing.append(f"the card ({_why(exc)})")
         return RepoContext(facts, card, tuple(missing))
@@ -214,7 +216,7 @@ class ContextReader:
         # Enough for the body after a long front matter; never the whole of a huge card.
         wanted = self.budgets.card_chars * 4 + 64 * 1024
         text = await self._hub.read_text(path, "read card", first_bytes=wanted)
-        return card_body(text)
+        return shorten(card_body(text), self.budgets.card_chars)
 
 
 def _why(exc: UpstreamError) -> str:

@@ -30,7 +30,6 @@ from jinja2 import (
 from bot.answer.changes import FileChange, PullRequest
 from bot.answer.context import RepoFacts
 from bot.answer.thread import ThreadComment
-from bot.config import Settings
 from bot.errors import PromptError
 from bot.events import DiscussionRef, Mention
 
@@ -255,8 +254,3 @@ def strip_echo(prompt: str, generated: str) -> str:
         if stripped and head.startswith(stripped):
             generated = head[len(stripped) :]
     return generated.strip()
-
-
-def load_prompts(settings: Settings) -> Prompts:
-    """Every prompt set the settings name, checked."""
-    return Prompts(settings.prompt_folder, settings.prompt_sets)

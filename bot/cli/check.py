@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from bot.answer.prompts import SAMPLE_CONTEXT, load_prompts
+from bot.answer.prompts import SAMPLE_CONTEXT
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub.client import HubClient
@@ -26,6 +26,7 @@ from bot.services import (
     find_route,
     hub_client,
     hub_http_client,
+    load_prompts,
     model_http_client,
     model_limits,
 )

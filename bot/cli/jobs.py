@@ -16,12 +16,12 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from bot.answer.prompts import Prompts, load_prompts
+from bot.answer.prompts import Prompts
 from bot.config import Settings
 from bot.decide import Decider
 from bot.errors import BotError
 from bot.events import Ignore, PayloadError, parse_payload
-from bot.services import open_services
+from bot.services import load_prompts, open_services
 from bot.store import DeliveryRecord, Enqueue, JobSummary, Store, StoreUnavailable, open_store
 
 T = TypeVar("T")

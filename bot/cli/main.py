@@ -15,7 +15,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from bot.answer.prompts import load_prompts
 from bot.cli.check import run_checks
 from bot.cli.jobs import add_job_commands
 from bot.cli.preview import (
@@ -31,6 +30,7 @@ from bot.cli.webhooks import add_webhook_commands
 from bot.config import Settings, load_settings
 from bot.errors import BotError
 from bot.logs import configure_logging
+from bot.services import load_prompts
 from bot.web.app import create_app
 from bot.web.server import serve as serve_app
 

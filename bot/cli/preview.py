@@ -22,7 +22,6 @@ from pathlib import Path
 
 from bot.answer.context import RepoContext, RepoFacts
 from bot.answer.gather import Gathered
-from bot.answer.prompts import load_prompts
 from bot.answer.thread import parse_events
 from bot.config import Settings
 from bot.decide import Decider
@@ -37,12 +36,14 @@ from bot.events import (
     parse_payload,
 )
 from bot.hub.client import HubClient, Whoami
+from bot.redact import Redactor
 from bot.services import (
     composer,
     find_route,
     gatherer,
     hub_client,
     hub_http_client,
+    load_prompts,
     model_http_client,
     models,
 )
@@ -114,7 +115,8 @@ async def preview(settings: Settings, source: Source, generate: bool) -> str:
         if refusal := _ignored(mention, bot):
             return f"ignored: the bot would not answer this comment: {refusal.reason}"
         route = await find_route(settings, hub)
-        writer = composer(settings, prompts, models(settings, hub, model_http, retry, route))
+        chosen = models(settings, hub, model_http, retry, route)
+        writer = composer(settings, prompts, chosen, Redactor(settings.secrets))
         try:
             _, _, request, model = await writer.prepare(mention, bot, read)
             shown = [f"=== prompt ({route.api}, {model.label}) ===", request.shown]

@@ -20,7 +20,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub.client import HubClient
 from bot.upstream import CallLimits, fetch
@@ -42,6 +41,20 @@ _PROVIDER_PATHS = {
 _DEFAULT_PATHS = {"text-generation": "/v1/completions", "conversational": "/v1/chat/completions"}
 PROBE_LIMITS = CallLimits(deadline=5.0, max_bytes=1024 * 1024)
 SUGGESTIONS = "/api/models?inference_provider=all&pipeline_tag=text-generation&sort=likes&limit=3"
+
+
+@dataclass(frozen=True)
+class RouteOptions:
+    """What decides the route: INFERENCE_MODEL (`model`), INFERENCE_API, INFERENCE_PROVIDER,
+    the router's URL, HF_ENDPOINT (for the suggestions), and INFERENCE_URL when set."""
+
+    model: str
+    api: Literal["auto", "text-generation", "completions", "chat"] = "auto"
+    provider: str | None = None
+    router: str = "https://router.huggingface.co"
+    hub: str = "https://huggingface.co"
+    url: str | None = None
+    url_model: str | None = None  # INFERENCE_MODEL as set: what INFERENCE_URL serves
 
 
 class NotServed(BotError):
@@ -118,30 +131,30 @@ def provider_route(router: str, model: str, mapping: ProviderMapping) -> Route:
     return Route(api, f"{router}/{provider}{path}", model, mapping.provider_id, provider, task)
 
 
-def choose(settings: Settings, mappings: list[ProviderMapping]) -> Route:
+def choose(options: RouteOptions, mappings: list[ProviderMapping]) -> Route:
     """The route for the first live provider that fits INFERENCE_API and INFERENCE_PROVIDER."""
-    api, model, router = settings.inference_api, settings.model_id, settings.inference_router_url
+    api, model, router = options.api, options.model, options.router
     tasks = {"chat": ("conversational",), "auto": SERVED_TASKS}.get(api, ("text-generation",))
     live = [m for m in mappings if m.status == "live" and m.task in tasks]
-    if settings.inference_provider:
-        live = [m for m in live if m.provider == settings.inference_provider]
+    if options.provider:
+        live = [m for m in live if m.provider == options.provider]
     if api == "text-generation":
         live = [m for m in live if m.provider == "hf-inference"]
     if not live:
         raise LookupError(model)
     if api == "chat":
         # As before: the router's own chat route, which picks the provider unless pinned.
-        provider = settings.inference_provider or "auto"
-        asked = f"{model}:{provider}" if settings.inference_provider else model
+        provider = options.provider or "auto"
+        asked = f"{model}:{provider}" if options.provider else model
         url = f"{router}/v1/chat/completions"
         return Route("chat", url, model, asked, provider, "conversational")
     return provider_route(router, model, live[0])
 
 
-async def resolve(settings: Settings, hub: HubClient) -> Route:
+async def resolve(options: RouteOptions, hub: HubClient) -> Route:
     """The route to the model. Raises NotServed when the Hub says no provider serves it, and
     UpstreamError when the Hub cannot be asked (the caller decides whether to wait)."""
-    model = settings.model_id
+    model = options.model
     try:
         info = await hub.model_info(model, ("inference", "inferenceProviderMapping"))
     except UpstreamError as exc:
@@ -152,30 +165,30 @@ async def resolve(settings: Settings, hub: HubClient) -> Route:
             ) from None
         raise
     try:
-        return choose(settings, parse_mapping(info))
+        return choose(options, parse_mapping(info))
     except LookupError:
-        raise NotServed(await not_served_message(settings, hub)) from None
+        raise NotServed(await not_served_message(options, hub)) from None
 
 
-async def not_served_message(settings: Settings, hub: HubClient) -> str:
+async def not_served_message(options: RouteOptions, hub: HubClient) -> str:
     """One line: the model, that nothing serves it today, and the two ways out."""
     wanted = {
         "auto": "",
         "chat": " as a chat model",
         "completions": " for text generation",
         "text-generation": " on hf-inference",
-    }[settings.inference_api]
-    pinned = f" through {settings.inference_provider}" if settings.inference_provider else ""
+    }[options.api]
+    pinned = f" through {options.provider}" if options.provider else ""
     try:
-        served = [m for m in await hub.model_ids(SUGGESTIONS) if m != settings.model_id]
+        served = [m for m in await hub.model_ids(SUGGESTIONS) if m != options.model]
     except UpstreamError:
         served = []
     if served:
         others = ", ".join(f"INFERENCE_MODEL={model}" for model in served[:3])
     else:
-        others = f"INFERENCE_MODEL=<a model listed at {settings.hf_endpoint}{SUGGESTIONS}>"
+        others = f"INFERENCE_MODEL=<a model listed at {options.hub}{SUGGESTIONS}>"
     return (
-        f"{settings.model_id} is not served by any Inference Provider today{wanted}{pinned}:"
+        f"{options.model} is not served by any Inference Provider today{wanted}{pinned}:"
         f" set a served model ({others}), or INFERENCE_URL to your own endpoint running it"
     )
 
@@ -231,15 +244,15 @@ def label_of(url: str) -> str:
     return path.split("/models/", 1)[1] if "/models/" in path else urlsplit(url).netloc
 
 
-async def custom_route(settings: Settings, http: httpx.AsyncClient) -> Route:
+async def custom_route(options: RouteOptions, http: httpx.AsyncClient) -> Route:
     """INFERENCE_URL as configured, checked against what the endpoint says it serves."""
-    url = settings.inference_url or ""
-    api: Api = api_from_path(url) if settings.inference_api == "auto" else settings.inference_api
+    url = options.url or ""
+    api: Api = api_from_path(url) if options.api == "auto" else options.api
     found = await probe(url, http)
     if found.gone:
         raise NotServed(
             f"{url} answers 410 Gone: that endpoint no longer serves models; unset INFERENCE_URL"
             f" to use an Inference Provider, or point it at your own endpoint"
         )
-    model = settings.inference_model or (found.served[0] if found.served else label_of(url))
+    model = options.url_model or (found.served[0] if found.served else label_of(url))
     return Route(api, url, model, None if api == "text-generation" else model)

@@ -24,7 +24,6 @@ from starlette.responses import HTMLResponse, Response
 from bot.config import Secret
 from bot.errors import StoreUnavailable
 from bot.services import Services
-from bot.store.location import lost_at_restart
 
 DAY = 86400.0
 REFRESH_EVERY = 30  # seconds; a meta refresh, so no script is needed
@@ -75,8 +74,8 @@ def _in_future(moment: float) -> str:
 
 async def status_page(request: Request) -> Response:
     services: Services = request.state.services
-    settings = services.settings
-    if not _authorised(request, settings.status_token):
+    deployment = services.deployment
+    if not _authorised(request, deployment.status_token):
         return _refusal()
     store = services.store
     try:
@@ -94,16 +93,16 @@ async def status_page(request: Request) -> Response:
         now=time.time(),
         refresh_every=REFRESH_EVERY,
         bot=known,
-        handle=known.handle if known else settings.bot_username,
-        webhook_url=settings.webhook_url,
-        local_url=urlsplit(settings.webhook_url).hostname in LOCAL_HOSTS,
+        handle=known.handle if known else deployment.handle,
+        webhook_url=deployment.webhook_url,
+        local_url=urlsplit(deployment.webhook_url).hostname in LOCAL_HOSTS,
         webhook=services.webhooks.current(),
-        hub_url=settings.hf_endpoint,
+        hub_url=deployment.hub_url,
         route_text=route.describe() if route else "(how it is served: asked before the next reply)",
         health=services.metrics.health,
         rejected=services.metrics.rejected,
         store=store,
-        state_lost=lost_at_restart(settings),
+        state_lost=deployment.state_lost,
         jobs_count=jobs_count,
         depth=store.depth_now,
         oldest=store.oldest_age_now,
@@ -124,6 +123,6 @@ async def favicon(request: Request) -> Response:
 
 async def metrics_page(request: Request) -> Response:
     services: Services = request.state.services
-    if not _authorised(request, services.settings.status_token):
+    if not _authorised(request, services.deployment.status_token):
         return _refusal()
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
