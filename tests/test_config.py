@@ -138,3 +138,31 @@ def test_choices_are_accepted_in_any_case() -> None:
     )
 
     assert (settings.log_level, settings.log_format) == ("DEBUG", "json")
+
+
+def test_a_malformed_env_line_names_the_file_and_line_and_never_its_value(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("WEBHOOK_SECRET=s\nHF_TOKEN: hf_secret_value\n")
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings({}, env_file=str(env_file))
+
+    [line] = str(raised.value).splitlines()  # not also "HF_TOKEN is not set"
+    assert line == f"{env_file} line 2 is not NAME=value: write HF_TOKEN=value"
+    assert "hf_secret_value" not in str(raised.value)
+
+
+def test_a_misspelt_setting_is_a_warning_with_the_nearest_name(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("ALLOW_REPO=acme/*\nMY_OWN_THING=1\n")
+    heard: list[str] = []
+
+    load_settings(
+        {**REQUIRED, "DENY_REPO": "x/*", "HOME": "/root"}, str(env_file), warn=heard.append
+    )
+
+    assert heard == [
+        f"{env_file} line 1: ALLOW_REPO is not a setting of this bot: did you mean ALLOW_REPOS?",
+        f"{env_file} line 2: MY_OWN_THING is not a setting of this bot",
+        "DENY_REPO is not a setting of this bot: did you mean DENY_REPOS?",
+    ]

@@ -145,8 +145,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     run: Command = getattr(args, "run", serve)
     needs = getattr(args, "needs", ("hf_token", "webhook_secret"))
     try:
-        settings = load_settings(required=needs)
+        doubts: list[str] = []
+        settings = load_settings(required=needs, warn=doubts.append)
         configure_logging(settings.log_level, settings.secrets, settings.log_format)
+        for doubt in doubts:
+            log.warning("%s", doubt)
         return run(settings, args)
     except BotError as exc:
         # One line per problem: a ConfigError lists every bad setting at once.
