@@ -1,4 +1,5 @@
-"""Claims queued jobs and runs them, at most `concurrency` at once.
+"""Claims queued jobs and runs each with its kind's handler (bot.handlers), at most
+`concurrency` at once.
 
 Each runner loops: claim the oldest claimable job, run it, repeat; when none is ready it sleeps
 until `notify()` (a new job in this process, or a NOTIFY from another replica) or the poll
@@ -12,10 +13,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
 
 from bot.errors import StoreUnavailable
+from bot.handlers import Handlers
 from bot.store import Job, Store
+from bot.store.records import JobStatus
 
 log = logging.getLogger("bot.worker")
 
@@ -24,13 +26,13 @@ class Worker:
     def __init__(
         self,
         store: Store,
-        run: Callable[[Job], Awaitable[None]],
+        handlers: Handlers,
         concurrency: int,
         lease_seconds: float = 30.0,
         poll_seconds: float = 1.0,
     ) -> None:
         self._store = store
-        self._run = run
+        self._handlers = handlers
         self._concurrency = concurrency
         self._lease = lease_seconds
         self._poll = poll_seconds
@@ -72,9 +74,15 @@ class Worker:
             await self._run_with_lease(job)
 
     async def _run_with_lease(self, job: Job) -> None:
+        handler = self._handlers.get(job.kind)
+        if handler is None:  # written by a newer version sharing this store: leave it be
+            log.warning("job job=%d kind=%s: no handler in this version", job.id, job.kind)
+            with contextlib.suppress(StoreUnavailable):
+                await self._store.retry_later(job.id, f"no handler for {job.kind} jobs", 3600)
+            return
         renewer = asyncio.create_task(self._renew(job.id))
         try:
-            await self._run(job)
+            await handler(job)
         except asyncio.CancelledError:
             # Cut off by shutdown: hand the job back so the next start picks it up at once.
             with contextlib.suppress(StoreUnavailable):
@@ -87,7 +95,9 @@ class Worker:
         except Exception as exc:
             log.exception("job job=%d outcome=dead reason=internal-error", job.id)
             with contextlib.suppress(StoreUnavailable):
-                await self._store.finish(job.id, "dead", f"internal error: {type(exc).__name__}")
+                await self._store.finish(
+                    job.id, JobStatus.DEAD, f"internal error: {type(exc).__name__}"
+                )
         finally:
             renewer.cancel()
 

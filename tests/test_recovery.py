@@ -3,7 +3,9 @@ the same database; the fake Hub must end with exactly one reply per mention."""
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -146,6 +148,22 @@ def test_sigterm_past_the_grace_period_hands_the_running_job_back(
 
     eventually(lambda: second.job_status(COMMENT_ID) == "done", what="the job to finish")
     assert len(fakes.hub.comments) == 1
+
+
+def test_sigterm_writes_the_delivery_log_it_buffered_before_exiting(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    bot = restarts.start()
+    ignored = load_payload("comment_create_no_mention")
+    for n in range(30):
+        assert bot.deliver(ignored, **{"Webhook-Id": f"w{n}"}).status_code == 200
+
+    bot.process.send_signal(signal.SIGTERM)
+    bot.process.wait(timeout=30)
+
+    with contextlib.closing(sqlite3.connect(bot.database)) as db:
+        logged = [row[0] for row in db.execute("SELECT delivery FROM delivery_log")]
+    assert sorted(logged) == sorted(f"w{n}" for n in range(30))
 
 
 def test_another_process_on_the_same_database_reclaims_a_dead_process_job(

@@ -1,5 +1,6 @@
 """The job store, on SQLite and on a real PostgreSQL server, with the same tests: dedupe,
-claims, per-discussion order, leases, reply limits under concurrency, migrations, retention."""
+claims, per-discussion order, leases on the database's clock, reply limits under concurrency,
+migrations, retention, and the delivery log's upkeep."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ import pytest
 from bot.config import load_settings
 from bot.errors import StoreUnavailable
 from bot.events import DiscussionRef, Mention
-from bot.store import Enqueue, Store, open_store
+from bot.services import store_options
+from bot.store import DeliveryOutcome, Enqueue, JobKind, JobStatus, Store, open_store
 from bot.store.schema import MIGRATIONS
-from bot.web.app import keep_up
 from tests.postgres import PostgresServer
 
 pytestmark = pytest.mark.anyio
@@ -43,7 +44,7 @@ async def opened(backend: dict[str, str]) -> AsyncIterator[Opener]:
 
     async def open_one(**settings: str) -> Store:
         env = {**backend, **{k.upper(): str(v) for k, v in settings.items()}}
-        store = await open_store(load_settings(env, env_file=None, required=()))
+        store = await open_store(store_options(load_settings(env, env_file=None, required=())))
         stores.append(store)
         return store
 
@@ -175,7 +176,9 @@ async def test_reply_limits_hold_exactly_when_claims_race(opened: Opener) -> Non
     refused = [job for job in claims if job and job.refused]
     assert len(allowed) == 3
     assert len(refused) == 17
-    assert refused[0].refused == "rate limit: 3 replies already (REPLIES_PER_AUTHOR_HOUR=3)"
+    assert (
+        refused[0].refused == "rate limit: 3 replies already attempted (REPLIES_PER_AUTHOR_HOUR=3)"
+    )
     record = await replicas[1].get(refused[0].mention.comment_id)
     assert record is not None and record.status == "dead"
     for job in allowed:  # posted: they still count once finished
@@ -185,7 +188,9 @@ async def test_reply_limits_hold_exactly_when_claims_race(opened: Opener) -> Non
     assert late is not None and late.refused is not None
 
 
-async def test_a_failed_attempt_gives_its_reservation_back(opened: Opener) -> None:
+async def test_a_job_tried_again_is_not_held_back_by_its_own_earlier_attempt(
+    opened: Opener,
+) -> None:
     store = await opened(replies_per_day=1)
     await store.enqueue_many([item("a"), item("b", ELSEWHERE)])
     first = await store.claim(60)
@@ -229,8 +234,8 @@ async def test_finished_jobs_past_retention_are_pruned_and_unfinished_ones_kept(
     assert job is not None and job.mention.comment_id == "old"
     await store.finish(job.id, "done", "replied", reply_id="r1")
 
-    assert await store.prune(finished_before=time.time() - 60) == 0
-    assert await store.prune(finished_before=time.time() + 1) == 1
+    assert await store.prune(retention=60) == 0
+    assert await store.prune(retention=-1) == 1
 
     assert await store.get("old") is None
     assert (await store.enqueue(item("again", webhook_id="w-old")))[0] == "queued"
@@ -288,23 +293,57 @@ async def test_upkeep_prunes_old_jobs_and_writes_buffered_history(store: Store) 
     await store.enqueue(item("old"))
     job = await store.claim(60)
     assert job is not None
-    await store.finish(job.id, "done", "replied", reply_id="r1")
-    store.record_delivery("w1", "discussion/create", None, 200, "ignored", "no mention", None)
+    await store.finish(job.id, JobStatus.DONE, "replied", reply_id="r1")
+    store.record_delivery(
+        "w1", "discussion/create", None, 200, DeliveryOutcome.IGNORED, "no mention", None
+    )
 
-    upkeep = asyncio.create_task(keep_up(store, -1, lambda: None))  # all finished jobs are old
+    upkeep = store.upkeep(retention=-1, wake=lambda: None)  # all finished jobs are old
+    upkeep.start()
     try:
-        for _ in range(500):
-            if await store.get("old") is None and not store._pending:
-                break
-            await asyncio.sleep(0.01)
+        await asyncio.wait_for(upkeep.ran_once.wait(), timeout=60)
     finally:
-        upkeep.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await upkeep  # stopped, not stopping, before the store closes
+        await upkeep.stop()
 
     assert await store.get("old") is None
     [logged] = await store.deliveries()
     assert (logged.delivery, logged.outcome) == ("w1", "ignored")
+
+
+async def test_a_flush_cancelled_at_any_point_still_writes_each_row_once(
+    opened: Opener,
+) -> None:
+    """At shutdown the upkeep loop is cancelled wherever it is, a flush included."""
+    store = await opened()
+    for step in range(12):  # cancelled after 0, 1, 2, ... turns of the event loop
+        store.record_delivery(f"w{step}", None, None, 200, DeliveryOutcome.IGNORED, None, None)
+        flush = asyncio.create_task(store.flush())
+        for _ in range(step):
+            await asyncio.sleep(0)
+        flush.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await flush
+    await store.close()
+
+    written = await (await opened()).deliveries(limit=100)
+
+    assert sorted(row.delivery for row in written) == sorted(f"w{step}" for step in range(12))
+
+
+async def test_stopping_upkeep_writes_what_is_buffered(opened: Opener) -> None:
+    store = await opened()
+    upkeep = store.upkeep(retention=3600, wake=lambda: None)
+    upkeep.start()
+    await asyncio.wait_for(upkeep.ran_once.wait(), timeout=60)
+    for n in range(5):  # recorded while the loop runs, then stopped at once, as SIGTERM does
+        store.record_delivery(f"w{n}", None, None, 200, DeliveryOutcome.IGNORED, None, None)
+        await asyncio.sleep(0)
+
+    await upkeep.stop()
+    await store.close()
+
+    written = await (await opened()).deliveries(limit=100)
+    assert sorted(row.delivery for row in written) == [f"w{n}" for n in range(5)]
 
 
 async def test_only_a_write_says_the_store_is_back(tmp_path: Path) -> None:
@@ -312,7 +351,7 @@ async def test_only_a_write_says_the_store_is_back(tmp_path: Path) -> None:
     recovery at every read and a new outage at the next write."""
     env = {"DATA_DIR": str(tmp_path)}
     settings = load_settings(env, env_file=None, required=())
-    store = await open_store(settings)
+    store = await open_store(store_options(settings))
     holder = sqlite3.connect(settings.database_path, isolation_level=None)
     try:
         holder.execute("BEGIN IMMEDIATE")
@@ -332,7 +371,8 @@ async def test_only_a_write_says_the_store_is_back(tmp_path: Path) -> None:
 async def test_a_new_job_wakes_the_other_replicas_on_postgres(postgres: PostgresServer) -> None:
     # (SQLite has no NOTIFY: other processes on the file find new jobs by polling.)
     settings = load_settings({"DATABASE_URL": postgres.new_database()}, env_file=None, required=())
-    listener, writer = await open_store(settings), await open_store(settings)
+    options = store_options(settings)
+    listener, writer = await open_store(options), await open_store(options)
     try:
         woken = asyncio.Event()
         await listener.maintain(woken.set)  # what the upkeep loop does every couple of seconds
@@ -343,3 +383,178 @@ async def test_a_new_job_wakes_the_other_replicas_on_postgres(postgres: Postgres
     finally:
         await listener.close()
         await writer.close()
+
+
+@pytest.mark.parametrize("skew", [45.0, -45.0])
+async def test_a_replica_whose_clock_is_off_never_takes_a_leased_job(
+    opened: Opener, monkeypatch: pytest.MonkeyPatch, skew: float
+) -> None:
+    """Ahead, it would see the lease as over; behind, it would write one already over. Leases
+    are read and written with the database's clock, so neither happens."""
+    honest, skewed = await opened(), await opened()
+    await honest.enqueue_many([item("c1"), item("c2", ELSEWHERE)])
+    real_time = time.time
+
+    async def claim_with_skew(store: Store) -> Any:
+        with monkeypatch.context() as patch:
+            patch.setattr(time, "time", lambda: real_time() + skew)
+            return await store.claim(lease_seconds=30)
+
+    first = await (claim_with_skew(skewed) if skew < 0 else honest.claim(30))
+    second = await (honest.claim(30) if skew < 0 else claim_with_skew(skewed))
+    third = await (honest.claim(30) if skew < 0 else claim_with_skew(skewed))
+
+    assert first is not None and second is not None
+    assert {first.mention.comment_id, second.mention.comment_id} == {"c1", "c2"}
+    assert third is None  # both are leased for 30 s more, whoever asks
+
+
+async def test_reply_limits_count_claims_whose_replies_failed(opened: Opener) -> None:
+    # Two a discussion an hour: each claim calls the model and may post a failure notice.
+    store = await opened(replies_per_discussion_hour=2)
+    await store.enqueue_many([item(f"c{n}") for n in range(6)])
+    ended = []
+    for _ in range(6):
+        job = await store.claim(60)
+        assert job is not None
+        ended.append(job.refused or "claimed")
+        if not job.refused:
+            await store.finish(job.id, JobStatus.DEAD, "model: HTTP 422: input too long")
+
+    assert ended == ["claimed", "claimed", *["rate limit: 2 replies already attempted"
+                     " (REPLIES_PER_DISCUSSION_HOUR=2)"] * 4]  # fmt: skip
+
+
+async def test_a_job_released_at_shutdown_keeps_its_use_and_runs_again(opened: Opener) -> None:
+    store = await opened(replies_per_author_hour=1)
+    await store.enqueue_many([item("a"), item("b", ELSEWHERE)])
+    first = await store.claim(60)
+    assert first is not None and first.refused is None
+
+    await store.release(first.id)  # cut off by a shutdown: it runs again, and counts once
+
+    again = await store.claim(60)
+    assert again is not None and again.id == first.id and again.refused is None
+    other = await store.claim(60)
+    assert other is not None and other.refused is not None
+
+
+async def test_a_batch_of_new_mentions_costs_at_most_three_round_trips(store: Store) -> None:
+    from bot.store.enqueue import DepthCount, enqueue_many
+
+    sent: list[str] = []
+    batch = [item(f"c{n}", DiscussionRef("model", "org/name", n), webhook_id=f"w{n}",
+                  max_depth=1000) for n in range(5)]  # fmt: skip
+
+    results = await store._run(_counted(enqueue_many(store.dialect, batch, DepthCount()), sent))
+
+    assert [outcome for outcome, _ in results] == ["queued"] * 5
+    assert len(sent) <= 3, sent  # on PostgreSQL each statement is a round trip
+    assert await store.enqueue(item("c9", webhook_id="w3")) == ("duplicate", results[3][1])
+    claimed = [await store.claim(60) for _ in range(5)]
+    assert [job.mention.comment_id for job in claimed if job] == [f"c{n}" for n in range(5)]
+
+
+def _counted(transaction: Any, sent: list[str]) -> Any:
+    """The same transaction, noting each statement it sends."""
+    query = next(transaction)
+    while True:
+        sent.append(query.sql)
+        try:
+            query = transaction.send((yield query))
+        except StopIteration as done:
+            return done.value
+
+
+async def test_a_job_has_a_kind_and_keeps_the_sources_its_reply_used(store: Store) -> None:
+    _, job_id = await store.enqueue(item("c1"))
+    job = await store.claim(60)
+    assert job is not None and job.kind is JobKind.MENTION
+
+    await store.finish(
+        job.id, JobStatus.DONE, "replied", reply_id="r1", sources=["model card", "config.json"]
+    )
+
+    summary = await store.job(str(job_id))
+    assert summary is not None
+    assert (summary.kind, summary.status) == (JobKind.MENTION, JobStatus.DONE)
+    assert summary.sources == ["model card", "config.json"]
+    record = await store.get("c1")
+    assert record is not None and record.kind is JobKind.MENTION
+    assert await store.job_counts() == {
+        "queued": 0,
+        "running": 0,
+        "failed": 0,
+        "done": 1,
+        "dead": 0,
+    }
+
+
+async def test_an_older_database_is_migrated_and_its_rows_count_as_before(
+    backend: dict[str, str], opened: Opener
+) -> None:
+    """Rows written before job kinds and before claims were charged: a mention, and a reply
+    posted a minute ago, which still counts against the hour's limit."""
+    now = time.time()
+    old_rows = [
+        {"comment": "old", "status": "done", "replied_at": now - 60, "reply_id": "r1"},
+        {"comment": "waiting", "status": "queued", "replied_at": None, "reply_id": None},
+    ]
+    await _at_version_four(backend, [{**row, "now": now} for row in old_rows])
+
+    store = await opened(replies_per_discussion_hour=1)
+
+    record = await store.get("waiting")
+    assert record is not None and record.kind is JobKind.MENTION
+    job = await store.claim(60)
+    assert job is not None and job.mention.comment_id == "waiting"
+    assert job.refused == "rate limit: 1 replies already attempted (REPLIES_PER_DISCUSSION_HOUR=1)"
+
+
+_OLD_ROW = (
+    "INSERT INTO jobs (comment_id, discussion_key, mention, status, not_before, created_at,"
+    " updated_at, author_id, replied_at, reply_id) VALUES (:comment, :discussion, :mention,"
+    " :status, :now, :now, :now, 'u1', :replied_at, :reply_id)"
+)
+
+
+async def _at_version_four(backend: dict[str, str], old_rows: list[dict[str, Any]]) -> None:
+    """A database as version 4 of the schema left it, with some rows."""
+    from bot.store.queries import postgres_sql
+    from bot.store.records import dump_mention
+    from bot.store.schema import for_postgres, statements
+
+    for row in old_rows:
+        row.update(discussion=WHERE.key, mention=dump_mention(mention(row["comment"])))
+    if "DATABASE_URL" not in backend:
+        path = Path(backend["DATA_DIR"]) / "bot.sqlite3"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with contextlib.closing(sqlite3.connect(path)) as db:
+            for script in MIGRATIONS[:4]:
+                for statement in statements(script):
+                    db.execute(statement)
+            db.executemany(_OLD_ROW, old_rows)
+            db.execute("PRAGMA user_version = 4")
+            db.commit()
+        return
+    import asyncpg
+
+    connection = await asyncpg.connect(backend["DATABASE_URL"])
+    try:
+        for script in MIGRATIONS[:4]:
+            for statement in statements(for_postgres(script)):
+                await connection.execute(statement)
+        sql, names = postgres_sql(_OLD_ROW)
+        await connection.executemany(sql, [[row[name] for name in names] for row in old_rows])
+        await connection.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        await connection.execute("INSERT INTO schema_version (version) VALUES (4)")
+    finally:
+        await connection.close()
+
+
+async def test_a_store_that_cannot_open_says_so_as_a_store_error(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    settings = load_settings({"DATA_DIR": str(tmp_path / "file")}, env_file=None, required=())
+
+    with pytest.raises(StoreUnavailable, match="point DATA_DIR at a writable directory"):
+        await open_store(store_options(settings))

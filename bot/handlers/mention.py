@@ -29,6 +29,7 @@ from bot.hub.client import HubClient, Whoami
 from bot.logs import log_event, working_on
 from bot.metrics import Metrics
 from bot.store import Job, Store
+from bot.store.records import JobStatus
 
 log = logging.getLogger("bot.reply")
 
@@ -119,24 +120,36 @@ class ReplyFlow:
         self._metrics.own_time.observe(own_seconds)
         missing = f" without {' and '.join(read.missing)}" if read.missing else ""
         own_ms = round(own_seconds * 1000, 2)
-        await self._done(job, reply_id, f"replied{missing}", draft.body, own_ms=own_ms)
+        used = [found.label for found in draft.sources]
+        lookups_ms = round(read.looked.seconds * 1000, 1)
+        timings = {"own_ms": own_ms, "sources": len(used), "lookups_ms": lookups_ms}
+        await self._done(job, reply_id, f"replied{missing}", draft.body, used, **timings)
 
     async def _done(
-        self, job: Job, reply_id: str, reason: str, text: str | None = None, **more: object
+        self,
+        job: Job,
+        reply_id: str,
+        reason: str,
+        text: str | None = None,
+        used: list[str] | None = None,
+        **more: object,
     ) -> None:
-        await self._store.finish(job.id, "done", reason, reply_id=reply_id, reply_text=text)
+        """`used`: the labels of the sources the reply was given (config.json, ...)."""
+        await self._store.finish(
+            job.id, JobStatus.DONE, reason, reply_id=reply_id, reply_text=text, sources=used
+        )
         self._outcome(logging.INFO, job, "replied", reason, reply=reply_id, **more)
 
     async def _ignore(self, job: Job, reason: str) -> None:
         """Not for the bot after all, once it knew who it is: done, with nothing posted."""
         why = f"not answered: {reason} (decided once the bot knew who it is)"
-        await self._store.finish(job.id, "done", why)
+        await self._store.finish(job.id, JobStatus.DONE, why)
         self._outcome(logging.INFO, job, "ignored", why)
 
     async def _dead(
         self, job: Job, reason: str, level: int = logging.WARNING, **more: object
     ) -> None:
-        await self._store.finish(job.id, "dead", reason)
+        await self._store.finish(job.id, JobStatus.DEAD, reason)
         self._outcome(level, job, "dead", reason, **more)
 
     async def _failed(self, job: Job, exc: UpstreamError) -> None:

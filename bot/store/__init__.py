@@ -1,17 +1,21 @@
 """The store: what the bot remembers about mentions, on SQLite (embedded, the default) or on
 PostgreSQL (`DATABASE_URL`), with the same rules on both.
 
-    records.py   what is kept, as plain data
-    jobs.py      the rules of the job queue; history.py what operators read; schema.py the
-                 numbered migrations; all written once as transactions (queries.py)
+    records.py   what is kept, as plain data; the states as enums, each set of them named once
+    jobs.py      the rules of the job queue; enqueue.py how jobs are made; history.py what
+                 operators read; schema.py the numbered migrations; all written once as
+                 transactions (queries.py)
     sqlite.py    the SQLite driver: one connection in a thread of its own
     postgres.py  the PostgreSQL driver: a pool, LISTEN/NOTIFY wake-ups
-    location.py  where state lives, and whether it survives a restart
+    upkeep.py    the loop that writes the delivery log, prunes, and keeps the driver
+    options.py   what the store is told (it never reads the settings); health.py whether
+                 the database answers; location.py where state lives, and whether it survives
 
 `Store` is what the rest of the bot uses. No call blocks the event loop; every failure of the
 database becomes `StoreUnavailable`, is logged once per incident (not once per call), and shows
-in `health` until a call succeeds again. The Hub stays the truth about what was answered: a
-lost store can lose waiting work, never double a reply.
+in `health` until a call succeeds again. Every time the store writes or compares is the
+database's clock, so replicas whose clocks disagree still agree on leases. The Hub stays the
+truth about what was answered: a lost store can lose waiting work, never double a reply.
 """
 
 from __future__ import annotations
@@ -21,39 +25,46 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from bot.config import ConfigError, Settings
 from bot.errors import StoreUnavailable
-from bot.redact import Redactor
 from bot.store import enqueue, history, jobs
+from bot.store.health import StoreHealth
 from bot.store.history import DeliveryRow
 from bot.store.location import on_network
-from bot.store.queries import Transaction
+from bot.store.options import StoreOptions
+from bot.store.queries import Dialect, Transaction
 from bot.store.records import (
+    DeliveryOutcome,
     DeliveryRecord,
     Enqueue,
     EnqueueOutcome,
     Job,
+    JobKind,
     JobRecord,
     JobStatus,
     JobSummary,
     Limits,
 )
 from bot.store.sqlite import SQLiteDriver
+from bot.store.upkeep import Upkeep
 
 __all__ = [
+    "DeliveryOutcome",
     "DeliveryRecord",
+    "Dialect",
     "Enqueue",
     "EnqueueOutcome",
     "Job",
+    "JobKind",
     "JobRecord",
     "JobStatus",
     "JobSummary",
     "Limits",
     "Store",
+    "StoreOptions",
     "StoreUnavailable",
+    "Upkeep",
     "open_store",
 ]
 
@@ -64,45 +75,13 @@ MAX_PENDING_DELIVERIES = 10_000  # delivery log rows kept while the database is 
 
 
 class Driver(Protocol):
-    dialect: str
+    dialect: Dialect
 
     async def run(self, transaction: Transaction[T], write: bool) -> T: ...
 
     async def maintain(self, wake: Callable[[], None]) -> None: ...
 
     async def close(self) -> None: ...
-
-
-@dataclass
-class StoreHealth:
-    """Whether the last call to the database worked; an incident is logged when it starts and
-    when it ends, however many calls fail in between."""
-
-    failing_since: float | None = None
-    reason: str | None = None
-    failures: int = 0
-    last_success: float | None = None
-
-    @property
-    def ok(self) -> bool:
-        return self.failing_since is None
-
-    def failed(self, reason: str) -> None:
-        if self.failing_since is None:
-            self.failing_since = time.time()
-            log.warning("store unavailable: %s (said once, until it recovers)", reason)
-        self.reason = reason
-        self.failures += 1
-
-    def succeeded(self) -> None:
-        if self.failing_since is not None:
-            log.warning(
-                "store available again after %.0f s (%d failed calls)",
-                time.time() - self.failing_since,
-                self.failures,
-            )
-            self.failing_since, self.reason, self.failures = None, None, 0
-        self.last_success = time.time()
 
 
 class Store:
@@ -119,12 +98,14 @@ class Store:
         self._redact = redact
         self._depth = enqueue.DepthCount()
         self._pending: deque[DeliveryRow] = deque(maxlen=MAX_PENDING_DELIVERIES)
+        self._writing: set[asyncio.Task[None]] = set()  # delivery rows on their way
+        self._closed = False
         self.health = StoreHealth()
         self.depth_now = 0  # the latest count, for /health and metrics, which never wait
         self.oldest_age_now = 0.0
 
     @property
-    def dialect(self) -> str:
+    def dialect(self) -> Dialect:
         return self._driver.dialect
 
     async def _run(self, transaction: Transaction[T], write: bool = True) -> T:
@@ -145,27 +126,25 @@ class Store:
 
     async def enqueue_many(self, items: list[Enqueue]) -> list[tuple[EnqueueOutcome, int]]:
         """Record several mentions in one transaction: one commit for all of them."""
-        return await self._run(enqueue.enqueue_many(self.dialect, items, time.time(), self._depth))
+        return await self._run(enqueue.enqueue_many(self.dialect, items, self._depth))
 
     async def enqueue(self, item: Enqueue) -> tuple[EnqueueOutcome, int]:
         return (await self.enqueue_many([item]))[0]
 
     async def requeue(self, key: str) -> JobRecord | None:
-        return await self._run(enqueue.requeue(self.dialect, key, time.time()))
+        return await self._run(enqueue.requeue(self.dialect, key))
 
     async def force(self, key: str) -> JobRecord | None:
-        return await self._run(enqueue.force(self.dialect, key, time.time()))
+        return await self._run(enqueue.force(self.dialect, key))
 
     async def claim(self, lease_seconds: float, job_id: int | None = None) -> Job | None:
-        return await self._run(
-            jobs.claim(self.dialect, time.time(), lease_seconds, self._limits, job_id)
-        )
+        return await self._run(jobs.claim(self.dialect, lease_seconds, self._limits, job_id))
 
     async def renew(self, job_id: int, lease_seconds: float) -> None:
-        await self._run(jobs.renew(job_id, lease_seconds, time.time()))
+        await self._run(jobs.renew(self.dialect, job_id, lease_seconds))
 
     async def release(self, job_id: int) -> None:
-        await self._run(jobs.release(job_id, time.time()))
+        await self._run(jobs.release(self.dialect, job_id))
 
     async def finish(
         self,
@@ -174,14 +153,17 @@ class Store:
         reason: str,
         reply_id: str | None = None,
         reply_text: str | None = None,
+        sources: list[str] | None = None,
     ) -> None:
-        """Record how a job ended; `reply_text` is what was posted (kept for `jobs show`)."""
+        """Record how a job ended; `reply_text` is what was posted (kept for `jobs show`),
+        `sources` the labels of what the reply was built on."""
+        reason = self._redact(reason)
         await self._run(
-            jobs.finish(job_id, status, self._redact(reason), reply_id, time.time(), reply_text)
+            jobs.finish(self.dialect, job_id, status, reason, reply_id, reply_text, sources)
         )
 
     async def retry_later(self, job_id: int, reason: str, delay: float) -> None:
-        await self._run(jobs.retry_later(job_id, self._redact(reason), delay, time.time()))
+        await self._run(jobs.retry_later(self.dialect, job_id, self._redact(reason), delay))
 
     async def get(self, key: str) -> JobRecord | None:
         return await self._run(jobs.get(key), write=False)
@@ -191,11 +173,12 @@ class Store:
         return self.depth_now
 
     async def oldest_unfinished_age(self) -> float:
-        self.oldest_age_now = await self._run(jobs.oldest_unfinished_age(time.time()), write=False)
+        self.oldest_age_now = await self._run(jobs.oldest_unfinished_age(self.dialect), False)
         return self.oldest_age_now
 
-    async def prune(self, finished_before: float) -> int:
-        return await self._run(jobs.prune(finished_before))
+    async def prune(self, retention: float) -> int:
+        """Delete what finished more than `retention` seconds ago; how many jobs went."""
+        return await self._run(jobs.prune(self.dialect, retention))
 
     # -- the delivery log and listings, for operators ------------------------------------
 
@@ -205,21 +188,35 @@ class Store:
         event: str | None,
         repo: str | None,
         status: int,
-        outcome: str,
+        outcome: DeliveryOutcome,
         reason: str | None,
         job_id: int | None,
     ) -> None:
         """Buffered: written with others by `flush`, so a delivery costs no transaction."""
         shown = self._redact(reason) if reason else None
-        self._pending.append((time.time(), delivery, event, repo, status, outcome, shown, job_id))
+        row = (time.time(), delivery, event, repo, status, str(outcome), shown, job_id)
+        self._pending.append(row)
 
     async def flush(self) -> None:
-        if not self._pending:
+        """Write the buffered delivery rows, once those already on their way are written. A
+        write is never cut off half-way: when the caller is cancelled (at shutdown) it still
+        runs to its end, and a batch the database refuses goes back to the buffer."""
+        if self._pending:
+            batch, self._pending = self._pending, deque(maxlen=MAX_PENDING_DELIVERIES)
+            write = asyncio.create_task(self._write(batch))
+            self._writing.add(write)
+            write.add_done_callback(self._writing.discard)
+        if not self._writing:
             return
-        batch, self._pending = self._pending, deque(maxlen=MAX_PENDING_DELIVERIES)
+        ends = asyncio.gather(*self._writing, return_exceptions=True)
+        for end in await asyncio.shield(ends):
+            if isinstance(end, StoreUnavailable):
+                raise end
+
+    async def _write(self, batch: deque[DeliveryRow]) -> None:
         try:
             await self._run(history.record_deliveries(list(batch)))
-        except StoreUnavailable:
+        except BaseException:
             batch.extend(self._pending)  # kept for the next flush; the oldest go when full
             self._pending = batch
             raise
@@ -228,13 +225,13 @@ class Store:
         await self.flush()
         return await self._run(history.deliveries(limit, job_id), write=False)
 
-    async def jobs(self, limit: int = 20, status: str | None = None) -> list[JobSummary]:
+    async def jobs(self, limit: int = 20, status: JobStatus | None = None) -> list[JobSummary]:
         return await self._run(history.jobs(limit, status), write=False)
 
     async def job(self, key: str) -> JobSummary | None:
         return await self._run(history.job(key), write=False)
 
-    async def job_counts(self) -> dict[str, int]:
+    async def job_counts(self) -> dict[JobStatus, int]:
         return await self._run(history.job_counts(), write=False)
 
     async def delivery_counts(self, since: float) -> dict[str, int]:
@@ -242,6 +239,10 @@ class Store:
         return await self._run(history.delivery_counts(since), write=False)
 
     # -- upkeep ---------------------------------------------------------------------------
+
+    def upkeep(self, retention: float, wake: Callable[[], None]) -> Upkeep:
+        """The loop that keeps this store (not started): see `bot.store.upkeep`."""
+        return Upkeep(self, retention, wake)
 
     async def maintain(self, wake: Callable[[], None]) -> None:
         """The driver's upkeep: SQLite folds its WAL, PostgreSQL keeps LISTEN connected."""
@@ -252,6 +253,10 @@ class Store:
             raise
 
     async def close(self) -> None:
+        """Write what is buffered, then close the database (once: closing again does nothing)."""
+        if self._closed:
+            return
+        self._closed = True
         try:
             await self.flush()
         except StoreUnavailable:
@@ -259,28 +264,26 @@ class Store:
         await self._driver.close()
 
 
-async def open_store(settings: Settings) -> Store:
-    """The store DATABASE_URL names, else SQLite in DATA_DIR; migrated, ready to use. Every
-    reason it keeps is redacted first. Raises ConfigError with the fix when it cannot open."""
-    limits, redact = Limits.from_settings(settings), Redactor(settings.secrets)
-    if settings.database_url:
+async def open_store(options: StoreOptions) -> Store:
+    """The store `options.database_url` names, else SQLite in `options.data_dir`; migrated,
+    ready to use. Raises StoreUnavailable, with the fix, when it cannot open."""
+    if options.database_url:
         # Imported here: asyncpg is a fifth of the start-up time, and most bots use SQLite.
         from bot.store.postgres import PostgresDriver
 
-        url = settings.database_url.get_secret_value()
         try:
-            postgres = await PostgresDriver.open(url, pool_size=settings.concurrency + 4)
+            postgres = await PostgresDriver.open(options.database_url, options.pool_size)
         except StoreUnavailable as exc:
-            raise ConfigError(
+            raise StoreUnavailable(
                 f"DATABASE_URL: cannot use {exc}: check the server, the URL and the password"
             ) from None
-        return Store(postgres, postgres.where, limits, redact)
-    path = settings.database_path
+        return Store(postgres, postgres.where, options.limits, options.redact)
+    path = options.sqlite_path
     try:
-        sqlite = await SQLiteDriver.open(path, wal=not on_network(settings.data_dir))
+        sqlite = await SQLiteDriver.open(path, wal=not on_network(options.data_dir))
     except StoreUnavailable as exc:
-        raise ConfigError(
-            f"DATA_DIR {settings.data_dir} cannot hold the database ({exc}):"
+        raise StoreUnavailable(
+            f"DATA_DIR {options.data_dir} cannot hold the database ({exc}):"
             " point DATA_DIR at a writable directory"
         ) from None
-    return Store(sqlite, f"SQLite at {path.resolve()}", limits, redact)
+    return Store(sqlite, f"SQLite at {path.resolve()}", options.limits, options.redact)

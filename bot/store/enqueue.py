@@ -2,177 +2,288 @@
 
 The comment id is unique and each `Webhook-Id` maps to its job, so a redelivered mention
 finds its row instead of making a second one; a replay of a failed job queues it again. A
-batch of mentions (see `bot.web.batching`) costs a fixed handful of statements however many it
-holds, because a PostgreSQL server is a network round trip away (often milliseconds from a
-Space) and one round trip per mention would make a burst wait on the network.
+batch of mentions (see `bot.web.batching`) is recorded in three statements however many it
+holds (what the database knows; the new jobs; their Webhook-Ids), because a PostgreSQL server
+is a network round trip away (often milliseconds from a Space) and one round trip per mention
+would make a burst wait on the network. In between, `classify` decides what each mention is,
+without the database.
 """
 
 from __future__ import annotations
 
 import json
+import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 
-from bot.store.jobs import count_depth, get
-from bot.store.queries import Transaction, many, one, rows, run
-from bot.store.records import Enqueue, EnqueueOutcome, JobRecord, dump_mention
+from bot.store.jobs import DEPTH_SQL, get
+from bot.store.queries import Dialect, Transaction, many, one, per_dialect, rows, run
+from bot.store.records import (
+    REPLAYABLE,
+    Enqueue,
+    EnqueueOutcome,
+    JobRecord,
+    JobStatus,
+    dump_mention,
+)
 
 NEW_JOB_CHANNEL = "bot_jobs"  # PostgreSQL NOTIFY channel: a wake-up, never the only signal
-# Whether a column is one of a JSON array of strings: one statement text for any number of
-# values, so PostgreSQL's prepared statements are reused; on PostgreSQL as `= ANY(ARRAY(...))`,
-# which its planner answers from the column's index (an `IN (SELECT ...)` scans the table).
-_LISTED = {
-    "sqlite": "IN (SELECT value FROM json_each(:listed))",
-    "postgres": "= ANY(ARRAY(SELECT json_array_elements_text(CAST(:listed AS json))))",
+
+
+def _listed(name: str, cast: str = "") -> dict[Dialect, str]:
+    """Whether a column is one of a JSON array (the parameter `name`): one statement text for
+    any number of values, so PostgreSQL's prepared statements are reused; on PostgreSQL as
+    `= ANY(ARRAY(...))`, which its planner answers from the column's index (an `IN (SELECT
+    ...)` scans the table)."""
+    element = f"json_array_elements_text(CAST(:{name} AS json))"
+    if cast:
+        element = f"CAST({element} AS {cast})"
+    return {
+        Dialect.SQLITE: f"IN (SELECT value FROM json_each(:{name}))",  # noqa: S608 - fixed text
+        Dialect.POSTGRES: f"= ANY(ARRAY(SELECT {element}))",
+    }
+
+
+# What the database knows about a batch, in one statement: its clock, the queue's depth when
+# asked for, and the jobs its Webhook-Ids and comment ids already stand for.
+_LOOK_UP = per_dialect(
+    f"""
+    WITH clock AS (
+        SELECT {{now}} AS now, CASE WHEN :count_depth = 1 THEN ({DEPTH_SQL}) END AS depth
+    )
+    SELECT clock.now, clock.depth, known.webhook_id, known.id, known.comment_id, known.status
+    FROM clock LEFT JOIN (
+        SELECT d.webhook_id, j.id, j.comment_id, j.status
+        FROM deliveries AS d JOIN jobs AS j ON j.id = d.job_id
+        WHERE d.webhook_id {{webhooks}}
+        UNION ALL
+        SELECT CAST(NULL AS TEXT), id, comment_id, status FROM jobs WHERE comment_id {{comments}}
+    ) AS known ON 1 = 1
+    """,  # noqa: S608 - fixed text
+    webhooks=_listed("webhooks"),
+    comments=_listed("comments"),
+)
+# New jobs from a JSON array, in its order (job numbers follow arrival, which is the order a
+# discussion is answered in). On PostgreSQL the insert also wakes the other replicas: NOTIFY is
+# delivered on commit, once however many rows asked for it.
+_NEW_JOBS = per_dialect(
+    "INSERT INTO jobs (comment_id, discussion_key, author_id, mention, kind, status, not_before,"
+    f" created_at, updated_at, private) SELECT {{rows}}, '{JobStatus.QUEUED}', :now, :now, :now,"
+    " private {source} RETURNING comment_id, id {wake}",
+    rows={
+        Dialect.SQLITE: "comment, discussion, author, mention, kind",
+        Dialect.POSTGRES: "r.comment, r.discussion, r.author, r.mention, r.kind",
+    },
+    source={
+        Dialect.SQLITE: "FROM (SELECT json_extract(value, '$.comment') AS comment,"
+        " json_extract(value, '$.discussion') AS discussion,"
+        " json_extract(value, '$.author') AS author, json_extract(value, '$.mention') AS mention,"
+        " json_extract(value, '$.kind') AS kind, json_extract(value, '$.private') AS private"
+        " FROM json_each(:jobs) ORDER BY key)",
+        Dialect.POSTGRES: "FROM ROWS FROM (json_to_recordset(CAST(:jobs AS json)) AS (comment text,"
+        " discussion text, author text, mention text, kind text, private bigint))"
+        " WITH ORDINALITY AS r (comment, discussion, author, mention, kind, private, n)"
+        " ORDER BY r.n",
+    },
+    wake={Dialect.SQLITE: "", Dialect.POSTGRES: f", pg_notify('{NEW_JOB_CHANNEL}', '')"},
+)
+_REPLAY = per_dialect(
+    f"UPDATE jobs SET status = '{JobStatus.QUEUED}', attempts = 0, not_before = {{now}},"  # noqa: S608
+    " reason = NULL, updated_at = {now} WHERE id {ids}",
+    ids=_listed("ids", cast="BIGINT"),
+)
+
+
+class Arrival(StrEnum):
+    """What an incoming mention is, given what the store holds and the batch before it."""
+
+    NEW = "new"  # a job to make
+    DUPLICATE = "duplicate"  # of a job that is waiting, running or done
+    REPLAY = "replay"  # of a job that failed or died: queued again, at once
+    FULL = "full"  # new, but the queue is at its cap: refused
+
+
+OUTCOMES = {
+    Arrival.NEW: EnqueueOutcome.QUEUED,
+    Arrival.REPLAY: EnqueueOutcome.QUEUED,
+    Arrival.DUPLICATE: EnqueueOutcome.DUPLICATE,
+    Arrival.FULL: EnqueueOutcome.FULL,
 }
 
 
-def _per_dialect(sql: str) -> dict[str, str]:
-    return {dialect: sql.replace("{listed}", listed) for dialect, listed in _LISTED.items()}
+@dataclass(frozen=True)
+class Verdict:
+    arrival: Arrival
+    comment_id: str  # the comment whose job the mention belongs to (its own, unless a duplicate)
 
 
-_KNOWN_DELIVERIES = _per_dialect(
-    "SELECT deliveries.webhook_id, jobs.id, jobs.status FROM deliveries"
-    " JOIN jobs ON jobs.id = deliveries.job_id WHERE deliveries.webhook_id {listed}"
-)
-_KNOWN_COMMENTS = _per_dialect("SELECT comment_id, id, status FROM jobs WHERE comment_id {listed}")
+@dataclass
+class Known:
+    """What the database holds about a batch, read in one statement."""
+
+    now: float  # the database's clock
+    jobs: dict[str, tuple[int, JobStatus]]  # by comment id: job number and status
+    deliveries: dict[str, str]  # Webhook-Id -> the comment id of its job
 
 
 @dataclass
 class DepthCount:
     """The queue depth for backpressure. Counting is O(queue), so the count is kept and this
-    process's inserts added to it; it is counted again when it nears the cap (where being
-    exact matters), or after `max_age` seconds (to see other processes' inserts and claims)."""
+    process's inserts added to it; it is counted again when a batch could bring it near a cap
+    (where being exact matters), or after `max_age` seconds (to see other processes' inserts
+    and claims)."""
 
     count: int = 0
-    counted_at: float = float("-inf")
+    counted_at: float = float("-inf")  # time.monotonic(): this process's own measure
     max_age: float = 5.0
 
-    def current(self, cap: int, now: float, pending: int = 0) -> Transaction[int]:
-        """`pending`: jobs this transaction will insert, which a count cannot see yet."""
-        if self.count >= cap * 0.9 or now - self.counted_at > self.max_age:
-            counted = yield from count_depth()
-            self.count, self.counted_at = counted + pending, now
-        return self.count
+    def due(self, items: Sequence[Enqueue]) -> bool:
+        caps = [item.max_depth for item in items if item.max_depth is not None]
+        if not caps:
+            return False
+        near = self.count + len(items) >= min(caps) * 0.9
+        return near or time.monotonic() - self.counted_at > self.max_age
 
-
-def notify(dialect: str) -> Transaction[None]:
-    if dialect == "postgres":  # delivered on commit, to every replica that listens
-        yield one(f"SELECT pg_notify('{NEW_JOB_CHANNEL}', '')")
+    def counted(self, count: int) -> None:
+        self.count, self.counted_at = count, time.monotonic()
 
 
 def enqueue_many(
-    dialect: str, items: list[Enqueue], now: float, depth: DepthCount
+    dialect: Dialect, items: list[Enqueue], depth: DepthCount
 ) -> Transaction[list[tuple[EnqueueOutcome, int]]]:
-    """Record due replies. A comment (or Webhook-Id) seen before is a duplicate unless it
-    failed; a new one is refused ("full", id 0) when its queue cap is reached. Mentions in
-    the batch are taken in order, each seeing those before it, as if recorded one by one."""
-    # What each Webhook-Id and comment id already stands for: a job number, or (for a job
-    # this batch adds) its comment id until the insert gives it a number.
-    by_delivery: dict[str, int | str] = {}
-    status_of: dict[int, str] = {}
-    webhook_ids = [item.webhook_id for item in items if item.webhook_id]
-    if webhook_ids:
-        found = yield rows(_KNOWN_DELIVERIES[dialect], listed=json.dumps(webhook_ids))
-        for webhook_id, job_id, status in found:
-            by_delivery[webhook_id], status_of[int(job_id)] = int(job_id), status
-    comments = [item.mention.comment_id for item in items]
-    found = yield rows(_KNOWN_COMMENTS[dialect], listed=json.dumps(comments))
-    by_comment: dict[str, int | str] = {}
-    for comment, job_id, status in found:
-        by_comment[comment], status_of[int(job_id)] = int(job_id), status
-    new: dict[str, Enqueue] = {}
-    results: list[tuple[EnqueueOutcome, int | str]] = []
+    """Record due replies: for each mention, its outcome and its job's number (0 when refused
+    as "full"). Mentions in the batch are taken in order, each seeing those before it, as if
+    recorded one by one."""
+    known = yield from look_up(dialect, items, depth)
+    verdicts = classify(items, known, depth)
+    return (yield from write(dialect, items, verdicts, known))
+
+
+def look_up(dialect: Dialect, items: list[Enqueue], depth: DepthCount) -> Transaction[Known]:
+    count_depth = depth.due(items)
+    found = yield rows(
+        _LOOK_UP[dialect],
+        count_depth=int(count_depth),
+        webhooks=json.dumps([item.webhook_id for item in items if item.webhook_id]),
+        comments=json.dumps([item.mention.comment_id for item in items]),
+    )
+    if count_depth:
+        depth.counted(int(found[0][1]))
+    known = Known(float(found[0][0]), {}, {})
+    for _, _, webhook_id, job_id, comment_id, status in found:
+        if job_id is None:
+            continue  # nothing known: the clock's row alone
+        known.jobs[comment_id] = (int(job_id), JobStatus(status))
+        if webhook_id is not None:
+            known.deliveries[webhook_id] = comment_id
+    return known
+
+
+def classify(items: list[Enqueue], known: Known, depth: DepthCount) -> list[Verdict]:
+    """What each mention is. A comment (or Webhook-Id) seen before is a duplicate unless its
+    job failed or died; a new one is refused when its queue cap is reached."""
+    status = {comment: state for comment, (_, state) in known.jobs.items()}
+    deliveries = dict(known.deliveries)
+    verdicts = []
     for item in items:
-        comment, webhook_id = item.mention.comment_id, item.webhook_id
-        ref = by_delivery.get(webhook_id) if webhook_id else None
-        if ref is None:
-            ref = by_comment.get(comment)
-        if isinstance(ref, int):
-            outcome, _ = yield from redeliver(ref, status_of[ref], now)
-            status_of[ref] = "queued"  # unfinished now: a second replay is a duplicate
-        elif isinstance(ref, str):
-            outcome = "duplicate"
-        elif item.max_depth is not None and (
-            (yield from depth.current(item.max_depth, now, pending=len(new))) >= item.max_depth
-        ):
-            results.append(("full", 0))
-            continue
-        else:
-            ref, outcome, new[comment] = comment, "queued", item
-            by_comment[comment] = comment
+        comment = item.mention.comment_id
+        seen = deliveries.get(item.webhook_id) if item.webhook_id else None
+        seen = seen or (comment if comment in status else None)
+        if seen is None and item.max_depth is not None and depth.count >= item.max_depth:
+            verdicts.append(Verdict(Arrival.FULL, comment))
+            continue  # refused: its Webhook-Id is not kept
+        if seen is None:
+            verdict = Verdict(Arrival.NEW, comment)
             depth.count += 1
-        if webhook_id:
-            by_delivery.setdefault(webhook_id, ref)
-        results.append((outcome, ref))
-    inserted: dict[str, int] = {}
-    if new:
-        yield many(
-            "INSERT INTO jobs (comment_id, discussion_key, author_id, mention, status,"
-            " not_before, created_at, updated_at, private) VALUES (:comment, :discussion,"
-            " :author, :mention, 'queued', :now, :now, :now, :private)",
-            [
-                {
-                    "comment": comment,
-                    "discussion": item.mention.where.key,
-                    "author": item.mention.author_id,
-                    "mention": dump_mention(item.mention),
-                    "now": now,
-                    "private": int(item.mention.repo_private),
-                }
-                for comment, item in new.items()
-            ],
-        )
-        found = yield rows(_KNOWN_COMMENTS[dialect], listed=json.dumps(list(new)))
-        inserted = {comment: int(job_id) for comment, job_id, _ in found}
-    final = [(outcome, inserted[ref] if isinstance(ref, str) else ref) for outcome, ref in results]
-    deliveries = [
-        {"webhook_id": item.webhook_id, "job_id": job_id, "now": now}
-        for item, (outcome, job_id) in zip(items, final, strict=True)
-        if item.webhook_id and outcome != "full"
+        elif status[seen] in REPLAYABLE:
+            verdict = Verdict(Arrival.REPLAY, seen)
+        else:
+            verdict = Verdict(Arrival.DUPLICATE, seen)
+        status[verdict.comment_id] = JobStatus.QUEUED  # unfinished now: again is a duplicate
+        if item.webhook_id:
+            deliveries.setdefault(item.webhook_id, verdict.comment_id)
+        verdicts.append(verdict)
+    return verdicts
+
+
+def write(
+    dialect: Dialect, items: list[Enqueue], verdicts: list[Verdict], known: Known
+) -> Transaction[list[tuple[EnqueueOutcome, int]]]:
+    """Make the new jobs, queue the replayed ones again, and map each Webhook-Id to its job."""
+    numbers = {comment: job_id for comment, (job_id, _) in known.jobs.items()}
+    new = [
+        item
+        for item, verdict in zip(items, verdicts, strict=True)
+        if verdict.arrival is Arrival.NEW
     ]
-    if deliveries:
+    if new:
+        made = yield rows(_NEW_JOBS[dialect], jobs=_as_json(new), now=known.now)
+        numbers.update((comment, int(job_id)) for comment, job_id, *_ in made)
+    replayed = sorted({numbers[v.comment_id] for v in verdicts if v.arrival is Arrival.REPLAY})
+    if replayed:
+        yield run(_REPLAY[dialect], ids=json.dumps(replayed))
+        if not new:
+            yield from notify(dialect)
+    results = [
+        (OUTCOMES[v.arrival], 0 if v.arrival is Arrival.FULL else numbers[v.comment_id])
+        for v in verdicts
+    ]
+    webhook_ids = [
+        {"webhook_id": item.webhook_id, "job_id": job_id, "now": known.now}
+        for item, (outcome, job_id) in zip(items, results, strict=True)
+        if item.webhook_id and outcome is not EnqueueOutcome.FULL
+    ]
+    if webhook_ids:
         yield many(
             "INSERT INTO deliveries (webhook_id, job_id, received_at)"
             " VALUES (:webhook_id, :job_id, :now) ON CONFLICT DO NOTHING",
-            deliveries,
+            webhook_ids,
         )
-    if any(outcome == "queued" for outcome, _ in final):
-        yield from notify(dialect)
-    return final
+    return results
 
 
-def redeliver(job_id: int, status: str, now: float) -> Transaction[tuple[EnqueueOutcome, int]]:
-    """A known job's mention again: a duplicate, unless the job failed or died; then a
-    request to try again, at once."""
-    if status not in ("failed", "dead"):
-        return "duplicate", job_id
-    yield run(
-        "UPDATE jobs SET status = 'queued', attempts = 0, not_before = :now, reason = NULL,"
-        " updated_at = :now WHERE id = :id",
-        now=now,
-        id=job_id,
+def _as_json(items: list[Enqueue]) -> str:
+    return json.dumps(
+        [
+            {
+                "comment": item.mention.comment_id,
+                "discussion": item.mention.where.key,
+                "author": item.mention.author_id,
+                "mention": dump_mention(item.mention),
+                "kind": item.kind.value,
+                "private": int(item.mention.repo_private),
+            }
+            for item in items
+        ]
     )
-    return "queued", job_id
 
 
-def requeue(dialect: str, key: str, now: float) -> Transaction[JobRecord | None]:
+def notify(dialect: Dialect) -> Transaction[None]:
+    if dialect is Dialect.POSTGRES:  # delivered on commit, to every replica that listens
+        yield one(f"SELECT pg_notify('{NEW_JOB_CHANNEL}', '')")
+
+
+def requeue(dialect: Dialect, key: str) -> Transaction[JobRecord | None]:
     """Queue a failed or dead job again, as a replay would; the job as it was, or None."""
     found = yield from get(key)
-    if found and (yield from redeliver(found.id, found.status, now))[0] == "queued":
+    if found and found.status in REPLAYABLE:
+        yield run(_REPLAY[dialect], ids=json.dumps([found.id]))
         yield from notify(dialect)
     return found
 
 
-def force(dialect: str, key: str, now: float) -> Transaction[JobRecord | None]:
+_FORCE = per_dialect(
+    f"UPDATE jobs SET status = '{JobStatus.QUEUED}', attempts = 0, not_before = {{now}},"  # noqa: S608
+    " reason = NULL, posting_at = NULL, lease_until = NULL, round = round + 1,"
+    " updated_at = {now} WHERE id = :id"
+)
+
+
+def force(dialect: Dialect, key: str) -> Transaction[JobRecord | None]:
     """Queue a fresh answer to a job's comment, even one already answered (not while it runs)."""
     found = yield from get(key)
-    if found and found.status != "running":
-        yield run(
-            "UPDATE jobs SET status = 'queued', attempts = 0, not_before = :now, reason = NULL,"
-            " posting_at = NULL, lease_until = NULL, round = round + 1, updated_at = :now"
-            " WHERE id = :id",
-            now=now,
-            id=found.id,
-        )
+    if found and found.status is not JobStatus.RUNNING:
+        yield run(_FORCE[dialect], id=found.id)
         yield from notify(dialect)
     return found

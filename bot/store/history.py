@@ -8,18 +8,21 @@ buffers them and writes many in one transaction a few times a second.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from dataclasses import fields
 from typing import Any
 
 from bot.store.jobs import BY_KEY
 from bot.store.queries import Transaction, many, one, rows
-from bot.store.records import JOB_STATUSES, DeliveryRecord, JobSummary
+from bot.store.records import DeliveryRecord, JobKind, JobStatus, JobSummary
 
 DeliveryRow = tuple[float, str, str | None, str | None, int, str, str | None, int | None]
 _JOB_COLUMNS = (
     "id, comment_id, discussion_key, status, attempts, round, reply_id, reason,"
-    " created_at, updated_at, not_before, private, reply_text"
+    " created_at, updated_at, not_before, private, reply_text, kind, sources"
 )
+_JOB_FIELDS = tuple(field.name for field in fields(JobSummary))  # the columns, in order
 _DELIVERY_COLUMNS = "received_at, delivery, event, repo, status, outcome, reason, job_id"
 _DELIVERY_WITH_JOB = (  # what became of each delivery's job since
     "d.received_at, d.delivery, d.event, d.repo, d.status, d.outcome, d.reason, d.job_id, j.status"
@@ -44,15 +47,23 @@ def deliveries(limit: int = 20, job_id: int | None = None) -> Transaction[list[D
         job_id=job_id,
         limit=limit,
     )
-    return [DeliveryRecord(*row) for row in found]
+    return [_delivery(row) for row in found]
 
 
-def jobs(limit: int = 20, status: str | None = None) -> Transaction[list[JobSummary]]:
+def _delivery(row: Sequence[Any]) -> DeliveryRecord:
+    received_at, delivery, event, repo, status, outcome, reason, job_id, job_status = row
+    known = JobStatus(job_status) if job_status else None
+    return DeliveryRecord(
+        received_at, delivery, event, repo, status, outcome, reason, job_id, known
+    )
+
+
+def jobs(limit: int = 20, status: JobStatus | None = None) -> Transaction[list[JobSummary]]:
     found = yield rows(
         f"SELECT {_JOB_COLUMNS} FROM jobs"  # noqa: S608 - fixed columns
         " WHERE CAST(:status AS TEXT) IS NULL OR status = :status"
         " ORDER BY updated_at DESC, id DESC LIMIT :limit",
-        status=status,
+        status=str(status) if status else None,  # a JobStatus, or its value
         limit=limit,
     )
     return [_summary(row) for row in found]
@@ -68,15 +79,19 @@ def job(key: str) -> Transaction[JobSummary | None]:
 
 
 def _summary(row: Sequence[Any]) -> JobSummary:
-    values: list[Any] = list(row)
-    values[11] = bool(values[11])  # private: 0 or 1 in SQLite
-    return JobSummary(*values)
+    values: dict[str, Any] = dict(zip(_JOB_FIELDS, row, strict=True))
+    values["status"] = JobStatus(values["status"])
+    values["private"] = bool(values["private"])  # 0 or 1 in SQLite
+    values["kind"] = JobKind(values["kind"])
+    values["sources"] = json.loads(values["sources"]) if values["sources"] else []
+    return JobSummary(**values)
 
 
-def job_counts() -> Transaction[dict[str, int]]:
+def job_counts() -> Transaction[dict[JobStatus, int]]:
+    """How many jobs are in each state, every state named (in the order a job moves)."""
     found = yield rows("SELECT status, COUNT(*) FROM jobs GROUP BY status")
-    counts: dict[str, int] = dict.fromkeys(JOB_STATUSES, 0)
-    counts.update({status: int(n) for status, n in found})
+    counts = dict.fromkeys(JobStatus, 0)
+    counts.update({JobStatus(status): int(n) for status, n in found})
     return counts
 
 

@@ -5,21 +5,31 @@ after `not_before`) -> dead once its attempts are spent (how jobs are made: `enq
 claim takes the oldest claimable job whose discussion has nothing earlier
 unfinished and nothing running, so one discussion is answered one mention at a time, in
 order; a running job whose lease ran out is claimable again, which is how work survives a
-crash. Reply limits are counted, and the claimed job's reply reserved, in the claim's own
-transaction, so jobs running at once cannot overshoot a limit together.
+crash. Reply limits are counted in the claim's own transaction, so jobs claimed at once cannot
+overshoot a limit together, and every claim they let through counts as a use (`charged_at`)
+whatever comes of it: a model call that fails, or a failure notice, costs as much as a reply.
 
-On PostgreSQL every claim first takes one advisory lock, so claims from several replicas
-take turns (each is a few milliseconds); on SQLite `BEGIN IMMEDIATE` does the same.
+Every time here is the database's clock, read inside the transaction: the claim reads it once
+it holds the claim lock, so neither a replica's clock nor a wait for the lock can write a lease
+that is already over. On PostgreSQL every claim first takes one advisory lock, so claims from
+several replicas take turns (each is a few milliseconds); on SQLite `BEGIN IMMEDIATE` does the
+same.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
-from bot.store.queries import Transaction, one, run
+from bot.store.queries import Dialect, Transaction, one, per_dialect, run, sql_list
 from bot.store.records import (
+    FINISHED,
+    UNFINISHED,
+    WAITING,
     Job,
+    JobKind,
     JobRecord,
+    JobStatus,
     Limits,
     load_mention,
 )
@@ -27,63 +37,78 @@ from bot.store.records import (
 HOUR, DAY = 3600.0, 86400.0
 CLAIM_LOCK = 7_420_031  # pg_advisory_xact_lock key: "claims take turns"
 BY_KEY = "(comment_id = :key OR CAST(id AS TEXT) = :key)"  # a job number or a comment id
-_UNFINISHED = "('queued', 'running', 'failed')"
+RUNNING, DONE, DEAD = (f"'{s}'" for s in (JobStatus.RUNNING, JobStatus.DONE, JobStatus.DEAD))
+DEPTH_SQL = f"SELECT COUNT(*) FROM jobs WHERE status IN {sql_list(UNFINISHED)}"  # noqa: S608
 
-_CLAIM = """
+# PostgreSQL: the clock is read in the statement that takes the lock, after it is granted (a
+# materialised CTE is run before the query that reads it). SQLite holds its write lock already.
+_LOCKED_CLOCK = {
+    Dialect.SQLITE: per_dialect("SELECT {now}")[Dialect.SQLITE],
+    Dialect.POSTGRES: per_dialect(
+        "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(:key)) SELECT {now} FROM locked"
+    )[Dialect.POSTGRES],
+}
+_CLAIM = f"""
 UPDATE jobs
-SET status = 'running', lease_until = :lease_until, attempts = attempts + 1, updated_at = :now
+SET status = {RUNNING}, lease_until = :lease_until, attempts = attempts + 1, updated_at = :now,
+    charged_at = :now
 WHERE id = (
     SELECT j.id FROM jobs AS j
     WHERE (
-        (j.status IN ('queued', 'failed') AND j.not_before <= :now)
-        OR (j.status = 'running' AND j.lease_until < :now)
+        (j.status IN {sql_list(WAITING)} AND j.not_before <= :now)
+        OR (j.status = {RUNNING} AND j.lease_until < :now)
     )
+    AND j.kind IN {sql_list(JobKind)}
     AND (CAST(:job_id AS BIGINT) IS NULL OR j.id = :job_id)
     AND NOT EXISTS (
         SELECT 1 FROM jobs AS e
         WHERE e.discussion_key = j.discussion_key AND e.id < j.id
-          AND e.status IN ('queued', 'running', 'failed')
+          AND e.status IN {sql_list(UNFINISHED)}
     )
     AND NOT EXISTS (
         SELECT 1 FROM jobs AS r
         WHERE r.discussion_key = j.discussion_key AND r.id <> j.id
-          AND r.status = 'running' AND r.lease_until >= :now
+          AND r.status = {RUNNING} AND r.lease_until >= :now
     )
     ORDER BY j.id
     LIMIT 1
-    {lock}
+    {{lock}}
 )
-RETURNING id, mention, attempts, round, discussion_key, author_id
-"""
-CLAIM_SQL = {
-    "sqlite": _CLAIM.replace("{lock}", ""),
-    "postgres": _CLAIM.replace("{lock}", "FOR UPDATE OF j SKIP LOCKED"),
-}
-# Replies that count against each limit: posted within the window, or being written now.
+RETURNING id, mention, attempts, round, discussion_key, author_id, kind
+"""  # noqa: S608 - fixed text
+CLAIM_SQL = per_dialect(
+    _CLAIM, lock={Dialect.SQLITE: "", Dialect.POSTGRES: "FOR UPDATE OF j SKIP LOCKED"}
+)
+# Uses that count against each limit: claims let through within the window (the job being
+# claimed is left out: a job tried again is not held back by its own earlier attempt).
 _LIMIT_COUNTS = """
 SELECT
     COALESCE(SUM(CASE WHEN discussion_key = :discussion
-                       AND (status = 'running' OR replied_at >= :hour_ago) THEN 1 ELSE 0 END), 0),
+                       AND charged_at >= :hour_ago THEN 1 ELSE 0 END), 0),
     COALESCE(SUM(CASE WHEN author_id = :author
-                       AND (status = 'running' OR replied_at >= :hour_ago) THEN 1 ELSE 0 END), 0),
+                       AND charged_at >= :hour_ago THEN 1 ELSE 0 END), 0),
     COUNT(*)
-FROM jobs WHERE id <> :id AND (status = 'running' OR replied_at >= :day_ago)
+FROM jobs WHERE id <> :id AND charged_at >= :day_ago
 """
-_DEPTH = f"SELECT COUNT(*) FROM jobs WHERE status IN {_UNFINISHED}"  # noqa: S608 - fixed text
+
+
+def locked_clock(dialect: Dialect) -> Transaction[float]:
+    """The database's time, read once this transaction holds the claim lock."""
+    (now,) = yield one(_LOCKED_CLOCK[dialect], key=CLAIM_LOCK)
+    return float(now)
 
 
 def claim(
-    dialect: str, now: float, lease: float, limits: Limits, job_id: int | None = None
+    dialect: Dialect, lease: float, limits: Limits, job_id: int | None = None
 ) -> Transaction[Job | None]:
     """The oldest claimable job (or that one job), now running under a lease; given up at
     once, with the reason, when its reply would break a limit."""
-    if dialect == "postgres":
-        yield one("SELECT pg_advisory_xact_lock(:key)", key=CLAIM_LOCK)
+    now = yield from locked_clock(dialect)
     row = yield one(CLAIM_SQL[dialect], now=now, lease_until=now + lease, job_id=job_id)
     if row is None:
         return None
-    claimed, mention, attempts, round_, discussion, author = row
-    job = Job(int(claimed), load_mention(mention), int(attempts), int(round_))
+    claimed, mention, attempts, round_, discussion, author, kind = row
+    job = Job(int(claimed), load_mention(mention), int(attempts), int(round_), kind=JobKind(kind))
     if job.round or not limits:
         return job  # a forced round is an operator's explicit request: no limit applies
     counts = yield one(
@@ -97,7 +122,13 @@ def claim(
     refusal = _over_limit(limits, counts)
     if refusal is None:
         return job
-    yield from finish(job.id, "dead", refusal, None, now)
+    yield run(
+        f"UPDATE jobs SET status = {DEAD}, reason = :reason, lease_until = NULL,"  # noqa: S608
+        " charged_at = NULL, updated_at = :now WHERE id = :id",  # refused: nothing was used
+        reason=refusal,
+        now=now,
+        id=job.id,
+    )
     return replace(job, refused=refusal)
 
 
@@ -109,92 +140,118 @@ def _over_limit(limits: Limits, counts: tuple[int, int, int]) -> str | None:
     )
     for limit, used, name in checks:
         if limit and used >= limit:
-            return f"rate limit: {used} replies already ({name}={limit})"
+            return f"rate limit: {used} replies already attempted ({name}={limit})"
     return None
 
 
-def renew(job_id: int, lease: float, now: float) -> Transaction[None]:
-    yield run(
-        "UPDATE jobs SET lease_until = :until, updated_at = :now"
-        " WHERE id = :id AND status = 'running'",
-        until=now + lease,
-        now=now,
-        id=job_id,
-    )
+_RENEW = per_dialect(
+    "UPDATE jobs SET lease_until = {now} + :lease, updated_at = {now}"  # noqa: S608
+    f" WHERE id = :id AND status = {RUNNING}"
+)
 
 
-def release(job_id: int, now: float) -> Transaction[None]:
-    """Give a running job back to the queue, as if it had never been claimed."""
-    yield run(
-        "UPDATE jobs SET status = 'queued', lease_until = NULL, attempts = attempts - 1,"
-        " updated_at = :now WHERE id = :id AND status = 'running'",
-        now=now,
-        id=job_id,
-    )
+def renew(dialect: Dialect, job_id: int, lease: float) -> Transaction[None]:
+    yield run(_RENEW[dialect], lease=lease, id=job_id)
+
+
+_RELEASE = per_dialect(
+    f"UPDATE jobs SET status = '{JobStatus.QUEUED}', lease_until = NULL,"  # noqa: S608
+    f" attempts = attempts - 1, updated_at = {{now}} WHERE id = :id AND status = {RUNNING}"
+)
+
+
+def release(dialect: Dialect, job_id: int) -> Transaction[None]:
+    """Give a running job back to the queue, as if it had never been claimed. It keeps its
+    use of the reply limits: it runs again soon, and counts once."""
+    yield run(_RELEASE[dialect], id=job_id)
+
+
+_FINISH = per_dialect(
+    "UPDATE jobs SET status = :status, reason = :reason, reply_id = :reply_id,"  # noqa: S608
+    " reply_text = COALESCE(CAST(:reply_text AS TEXT), reply_text),"
+    " sources = COALESCE(CAST(:sources AS TEXT), sources),"
+    " lease_until = NULL, updated_at = {now},"
+    f" replied_at = CASE WHEN :status = {DONE} AND CAST(:reply_id AS TEXT) IS NOT NULL"
+    " THEN {now} ELSE replied_at END WHERE id = :id"
+)
 
 
 def finish(
+    dialect: Dialect,
     job_id: int,
-    status: str,
+    status: JobStatus,
     reason: str,
     reply_id: str | None,
-    now: float,
     reply_text: str | None = None,
+    sources: list[str] | None = None,
 ) -> Transaction[None]:
     yield run(
-        "UPDATE jobs SET status = :status, reason = :reason, reply_id = :reply_id,"
-        " reply_text = COALESCE(CAST(:reply_text AS TEXT), reply_text),"
-        " lease_until = NULL, updated_at = :now,"
-        " replied_at = CASE WHEN :status = 'done' AND CAST(:reply_id AS TEXT) IS NOT NULL"
-        " THEN :now"
-        " ELSE replied_at END WHERE id = :id",
-        status=status,
+        _FINISH[dialect],
+        status=JobStatus(status).value,  # a JobStatus, or its value: checked either way
         reason=reason[:500],
         reply_id=reply_id,
         reply_text=reply_text,
-        now=now,
+        sources=json.dumps(sources) if sources is not None else None,
         id=job_id,
     )
 
 
-def retry_later(job_id: int, reason: str, delay: float, now: float) -> Transaction[None]:
-    yield run(
-        "UPDATE jobs SET status = 'failed', reason = :reason, not_before = :later,"
-        " lease_until = NULL, updated_at = :now WHERE id = :id",
-        reason=reason[:500],
-        later=now + delay,
-        now=now,
-        id=job_id,
-    )
+_RETRY_LATER = per_dialect(
+    f"UPDATE jobs SET status = '{JobStatus.FAILED}', reason = :reason,"  # noqa: S608
+    " not_before = {now} + :delay, lease_until = NULL, updated_at = {now} WHERE id = :id"
+)
+
+
+def retry_later(dialect: Dialect, job_id: int, reason: str, delay: float) -> Transaction[None]:
+    yield run(_RETRY_LATER[dialect], reason=reason[:500], delay=delay, id=job_id)
 
 
 def get(key: str) -> Transaction[JobRecord | None]:
     """A job by the id of the comment it answers, or by its number."""
     row = yield one(
-        "SELECT id, comment_id, discussion_key, status, attempts, reply_id, reason"  # noqa: S608
+        "SELECT id, comment_id, discussion_key, status, attempts, reply_id, reason, kind"  # noqa: S608
         f" FROM jobs WHERE {BY_KEY} ORDER BY id LIMIT 1",
         key=key,
     )
-    return JobRecord(int(row[0]), *row[1:]) if row else None
+    if row is None:
+        return None
+    number, comment, discussion, status, attempts, reply_id, reason, kind = row
+    return JobRecord(
+        int(number),
+        comment,
+        discussion,
+        JobStatus(status),
+        int(attempts),
+        reply_id,
+        reason,
+        JobKind(kind),
+    )
 
 
 def count_depth() -> Transaction[int]:
-    (n,) = yield one(_DEPTH)
+    (n,) = yield one(DEPTH_SQL)
     return int(n)
 
 
-def oldest_unfinished_age(now: float) -> Transaction[float]:
-    (oldest,) = yield one(f"SELECT MIN(created_at) FROM jobs WHERE status IN {_UNFINISHED}")  # noqa: S608
-    return max(0.0, now - oldest) if oldest is not None else 0.0
+_OLDEST_AGE = per_dialect(
+    f"SELECT {{now}} - MIN(created_at) FROM jobs WHERE status IN {sql_list(UNFINISHED)}"  # noqa: S608
+)
 
 
-def prune(finished_before: float) -> Transaction[int]:
-    """Delete finished jobs (and their deliveries) last touched before the cutoff."""
-    old = "SELECT id FROM jobs WHERE status IN ('done', 'dead') AND updated_at < :cutoff"
-    yield run(f"DELETE FROM deliveries WHERE job_id IN ({old})", cutoff=finished_before)  # noqa: S608
-    pruned = yield run(
-        "DELETE FROM jobs WHERE status IN ('done', 'dead') AND updated_at < :cutoff",
-        cutoff=finished_before,
-    )
-    yield run("DELETE FROM delivery_log WHERE received_at < :cutoff", cutoff=finished_before)
+def oldest_unfinished_age(dialect: Dialect) -> Transaction[float]:
+    (age,) = yield one(_OLDEST_AGE[dialect])
+    return max(0.0, float(age)) if age is not None else 0.0
+
+
+_OLD = f"SELECT id FROM jobs WHERE status IN {sql_list(FINISHED)} AND updated_at < :cutoff"  # noqa: S608
+_CUTOFF = per_dialect("SELECT {now} - :retention")
+
+
+def prune(dialect: Dialect, retention: float) -> Transaction[int]:
+    """Delete finished jobs (and their deliveries) last touched more than `retention` seconds
+    ago, and delivery log rows as old."""
+    (cutoff,) = yield one(_CUTOFF[dialect], retention=retention)
+    yield run(f"DELETE FROM deliveries WHERE job_id IN ({_OLD})", cutoff=cutoff)  # noqa: S608
+    pruned = yield run(f"DELETE FROM jobs WHERE id IN ({_OLD})", cutoff=cutoff)  # noqa: S608
+    yield run("DELETE FROM delivery_log WHERE received_at < :cutoff", cutoff=cutoff)
     return int(pruned)

@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from bot.config import Settings
-
 NETWORK_FILESYSTEMS = ("nfs", "nfs4", "cifs", "smb", "smb3", "9p", "ceph", "glusterfs", "lustre")
 
 
@@ -53,17 +51,19 @@ def on_a_space() -> bool:
     return bool(os.environ.get("SPACE_ID") or os.environ.get("SPACE_HOST"))
 
 
-def lost_at_restart(settings: Settings) -> str | None:
-    """Why jobs may not survive a restart here, or None when they will."""
-    if settings.database_url:
+def lost_at_restart(sqlite_dir: Path | None, space_host: str | None = None) -> str | None:
+    """Why jobs may not survive a restart here, or None when they will. `sqlite_dir`: the
+    folder SQLite keeps them in (DATA_DIR), None when they live on a PostgreSQL server;
+    `space_host`: SPACE_HOST, when set."""
+    if sqlite_dir is None:
         return None
-    if on_a_space() or settings.space_host:
+    if on_a_space() or space_host:
         return (
             "a Space's disk is wiped at every restart, rebuild and wake-up, so mentions waiting"
             " then are lost (none is answered twice: the Hub is checked before each post); set"
             " DATABASE_URL to a hosted PostgreSQL"
         )
-    if on_network(settings.data_dir):
+    if on_network(sqlite_dir):
         return (
             "DATA_DIR is on a network filesystem, where SQLite runs without WAL and its locks"
             " cannot be trusted; set DATABASE_URL to a PostgreSQL server"

@@ -21,7 +21,7 @@ from asyncpg.pool import PoolConnectionProxy
 
 from bot.errors import StoreUnavailable
 from bot.store.enqueue import NEW_JOB_CHANNEL
-from bot.store.queries import Query, Transaction, drive_async, postgres_sql
+from bot.store.queries import Dialect, Query, Transaction, drive_async, postgres_sql
 from bot.store.schema import migrate
 
 T = TypeVar("T")
@@ -39,7 +39,7 @@ def shown_url(url: str) -> str:
 
 
 class PostgresDriver:
-    dialect = "postgres"
+    dialect = Dialect.POSTGRES
 
     def __init__(self, url: str, pool: asyncpg.Pool) -> None:
         self._url = url
@@ -62,7 +62,7 @@ class PostgresDriver:
         except ValueError:  # asyncpg could not read the URL
             raise StoreUnavailable(f"{shown_url(url)}: not a PostgreSQL URL") from None
         driver = cls(url, pool)
-        await driver.run(migrate("postgres"), write=True)
+        await driver.run(migrate(Dialect.POSTGRES), write=True)
         return driver
 
     async def run(self, transaction: Transaction[T], write: bool) -> T:

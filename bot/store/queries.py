@@ -8,21 +8,59 @@ A transaction is a generator that yields `Query` objects and receives each one's
         return row[0] if row else None
 
 The SQLite driver runs the whole generator in its thread, the PostgreSQL driver awaits each
-query on one connection; both inside one database transaction. SQL is written once with
-`:name` parameters; `postgres_sql` turns them into `$1, $2, ...` for asyncpg.
+query on one connection; both inside one database transaction, so each yield is one round trip
+to a PostgreSQL server. SQL is written once with `:name` parameters; `postgres_sql` turns them
+into `$1, $2, ...` for asyncpg. Where the two databases need different words, the SQL has a
+`{hole}` that `per_dialect` fills; `{now}` is the database's clock.
+
+Time is the database's, never the process's: leases, retry times and reply windows are written
+and compared by one clock however far apart the replicas' clocks are.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Generator, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 T = TypeVar("T")
 Fetch = Literal["one", "all", "count", "many"]
 Row = Sequence[Any]
+
+
+class Dialect(StrEnum):
+    SQLITE = "sqlite"
+    POSTGRES = "postgres"
+
+
+# The database's clock, in Unix seconds. PostgreSQL's clock_timestamp() is the time it is read
+# (now() would be the transaction's start, before any wait for a lock); SQLite's 'now' is read
+# once per statement, to the millisecond.
+CLOCK = {
+    Dialect.SQLITE: "((julianday('now') - 2440587.5) * 86400.0)",
+    Dialect.POSTGRES: "CAST(extract(epoch FROM clock_timestamp()) AS DOUBLE PRECISION)",
+}
+
+
+def per_dialect(sql: str, **holes: Mapping[Dialect, str]) -> dict[Dialect, str]:
+    """One statement in each dialect's words: `{now}` is the database's clock, and each other
+    `{name}` takes that dialect's text from `holes[name]`."""
+    said = {}
+    for dialect in Dialect:
+        text = sql.replace("{now}", CLOCK[dialect])
+        for name, words in holes.items():
+            text = text.replace(f"{{{name}}}", words[dialect])
+        said[dialect] = text
+    return said
+
+
+def sql_list(values: Iterable[StrEnum]) -> str:
+    """A fixed set of an enum's values as SQL: `('queued', 'failed')`. Only for enums, whose
+    values are the code's own, never for anything received."""
+    return "(" + ", ".join(f"'{value.value}'" for value in values) + ")"
 
 
 @dataclass(frozen=True)

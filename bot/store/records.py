@@ -1,27 +1,67 @@
-"""What the store keeps, as the rest of the bot sees it: plain data, no database in sight."""
+"""What the store keeps, as the rest of the bot sees it: plain data, no database in sight.
+
+The states are enums whose values are what the database and JSON hold; each set of them that a
+rule needs (unfinished, finished, ...) is named once here, and the SQL is built from it.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
 
-from bot.config import Settings
 from bot.events import DiscussionRef, Mention
 
-JobStatus = Literal["queued", "running", "done", "failed", "dead"]
-JOB_STATUSES: tuple[JobStatus, ...] = ("queued", "running", "failed", "done", "dead")
-UNFINISHED = ("queued", "running", "failed")
-EnqueueOutcome = Literal["queued", "duplicate", "full"]
+
+class JobStatus(StrEnum):
+    """queued -> running (under a lease) -> done, or failed (tried again) -> dead."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    FAILED = "failed"
+    DONE = "done"
+    DEAD = "dead"
+
+
+UNFINISHED = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.FAILED)  # the queue's depth
+FINISHED = (JobStatus.DONE, JobStatus.DEAD)  # kept for the retention period, then pruned
+WAITING = (JobStatus.QUEUED, JobStatus.FAILED)  # claimable once their time has come
+REPLAYABLE = (JobStatus.FAILED, JobStatus.DEAD)  # queued again when the Hub delivers them again
+
+
+class JobKind(StrEnum):
+    """What a job does, and so which handler runs it."""
+
+    MENTION = "mention"  # answer a comment that mentions the bot
+
+
+class EnqueueOutcome(StrEnum):
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"
+    FULL = "full"
+
+
+class DeliveryOutcome(StrEnum):
+    """What became of a delivery, as the delivery log and the metrics name it."""
+
+    QUEUED = "queued"
+    DUPLICATE = "duplicate"
+    IGNORED = "ignored"
+    FULL = "full"
+    UNRECORDED = "unrecorded"  # the store could not take it: 503, and the Hub sends it again
+    MALFORMED = "malformed"
+    UNAUTHORISED = "unauthorised"
 
 
 @dataclass(frozen=True)
 class Enqueue:
-    """A mention to record: the Webhook-Id it came with, and the queue cap (None: no cap)."""
+    """A mention to record: the Webhook-Id it came with, the queue cap (None: no cap), and
+    the kind of job it makes."""
 
     mention: Mention
     webhook_id: str | None = None
     max_depth: int | None = None
+    kind: JobKind = JobKind.MENTION
 
 
 @dataclass(frozen=True)
@@ -34,6 +74,7 @@ class Job:
     attempts: int
     round: int = 0
     refused: str | None = None
+    kind: JobKind = JobKind.MENTION
 
 
 @dataclass(frozen=True)
@@ -47,6 +88,7 @@ class JobRecord:
     attempts: int
     reply_id: str | None
     reason: str | None
+    kind: JobKind = JobKind.MENTION
 
 
 @dataclass(frozen=True)
@@ -54,7 +96,7 @@ class JobSummary:
     id: int
     comment_id: str
     discussion: str
-    status: str
+    status: JobStatus
     attempts: int
     round: int
     reply_id: str | None
@@ -64,6 +106,8 @@ class JobSummary:
     not_before: float  # for a failed job, when it is tried again
     private: bool  # its repo's name is never shown
     reply_text: str | None  # what was posted
+    kind: JobKind = JobKind.MENTION
+    sources: list[str] = field(default_factory=list)  # labels of what the reply was built on
 
     @property
     def shown_discussion(self) -> str:
@@ -89,10 +133,10 @@ class DeliveryRecord:
     event: str | None
     repo: str | None
     status: int
-    outcome: str
+    outcome: str  # a DeliveryOutcome's value, or one an older version wrote
     reason: str | None
     job_id: int | None
-    job_status: str | None = None  # what became of its job since
+    job_status: JobStatus | None = None  # what became of its job since
 
 
 @dataclass(frozen=True)
@@ -102,14 +146,6 @@ class Limits:
     per_discussion_hour: int = 0
     per_author_hour: int = 0
     per_day: int = 0
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Limits:
-        return cls(
-            settings.replies_per_discussion_hour,
-            settings.replies_per_author_hour,
-            settings.replies_per_day,
-        )
 
     def __bool__(self) -> bool:
         return bool(self.per_discussion_hour or self.per_author_hour or self.per_day)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from bot.store.queries import Transaction, one, run
+from bot.store.queries import Dialect, Transaction, one, run
 
 MIGRATIONS = (
     """
@@ -63,6 +63,18 @@ MIGRATIONS = (
     ALTER TABLE jobs ADD COLUMN reply_text TEXT;
     ALTER TABLE jobs ADD COLUMN private INTEGER NOT NULL DEFAULT 0;
     """,
+    # Job kinds; the sources a reply used (a JSON list of labels); and the time of the claim
+    # that last counted against the reply limits, whatever came of it (see jobs.claim). What
+    # counted before this version keeps counting: replies posted, and jobs running now.
+    """
+    ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'mention';
+    ALTER TABLE jobs ADD COLUMN sources TEXT;
+    ALTER TABLE jobs ADD COLUMN charged_at REAL;
+    UPDATE jobs SET charged_at = replied_at WHERE replied_at IS NOT NULL;
+    UPDATE jobs SET charged_at = updated_at WHERE status = 'running';
+    DROP INDEX IF EXISTS jobs_by_reply_time;
+    CREATE INDEX jobs_by_charge ON jobs (charged_at);
+    """,
 )
 
 
@@ -82,11 +94,11 @@ def statements(script: str) -> list[str]:
     return [statement for statement in script.split(";") if statement.strip()]
 
 
-def migrate(dialect: str) -> Transaction[int]:
+def migrate(dialect: Dialect) -> Transaction[int]:
     """Apply the migrations this database has not had, in one transaction under a lock (SQLite:
     the write lock; PostgreSQL: an advisory lock), so replicas starting at once apply each once.
     Returns the schema version."""
-    if dialect == "postgres":
+    if dialect is Dialect.POSTGRES:
         yield one("SELECT pg_advisory_xact_lock(:key)", key=MIGRATION_LOCK)
         yield run("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
         found = yield one("SELECT version FROM schema_version")
@@ -96,9 +108,10 @@ def migrate(dialect: str) -> Transaction[int]:
         found = yield one("PRAGMA user_version")
     version = int(found[0]) if found else 0
     for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-        for statement in statements(for_postgres(script) if dialect == "postgres" else script):
+        postgres = dialect is Dialect.POSTGRES
+        for statement in statements(for_postgres(script) if postgres else script):
             yield run(statement)
-        if dialect == "postgres":
+        if postgres:
             yield run("UPDATE schema_version SET version = :number", number=number)
         else:
             yield run(f"PRAGMA user_version = {number}")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from bot.errors import StoreUnavailable
-from bot.store.queries import Query, Transaction, drive
+from bot.store.queries import Dialect, Query, Transaction, drive
 from bot.store.schema import migrate
 
 T = TypeVar("T")
@@ -28,7 +28,7 @@ OPEN_DEADLINE = 10.0
 
 
 class SQLiteDriver:
-    dialect = "sqlite"
+    dialect = Dialect.SQLITE
 
     def __init__(self, path: Path, wal: bool) -> None:
         self.path = path
@@ -46,7 +46,7 @@ class SQLiteDriver:
         while True:
             try:
                 await driver._call(driver._connect)
-                await driver.run(migrate("sqlite"), write=True)
+                await driver.run(migrate(Dialect.SQLITE), write=True)
                 return driver
             except StoreUnavailable as exc:
                 if "locked" not in str(exc) or asyncio.get_running_loop().time() > deadline:
