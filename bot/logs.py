@@ -2,7 +2,9 @@
 
 Scrubbing (bot.redact) happens in the formatter, after the line is built, so it also covers
 uvicorn's access log (which prints query strings, and so `?secret=` and `?token=`) and any
-exception text.
+exception text. So does escaping: no control character reaches a log raw (a TAB, NEL or CSI in
+a `Webhook-Id` would forge a line or drive the terminal of whoever reads it), so a record is
+one line, its traceback included.
 """
 
 from __future__ import annotations
@@ -18,10 +20,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.config import Secret
-from bot.redact import Redactor
+from bot.redact import Redactor, escape_controls
 
 MASK = "***"
-_NEEDS_QUOTES = re.compile(r'[ "=\n]')
+# A value with a space, a quote, an `=` or a control character is written as a JSON string.
+_NEEDS_QUOTES = re.compile(r'[ "=\x00-\x1f\x7f-\x9f\u2028\u2029]')
 # What the current task works on (job=, delivery=), for lines logged deep inside it.
 working_on: ContextVar[dict[str, object]] = ContextVar("working_on", default={})  # noqa: B039
 
@@ -77,7 +80,7 @@ class ScrubbingFormatter(logging.Formatter):
         self._scrub = Redactor(secrets, MASK)
 
     def format(self, record: logging.LogRecord) -> str:
-        return self._scrub(super().format(record))
+        return escape_controls(self._scrub(super().format(record)))
 
 
 class JsonFormatter(ScrubbingFormatter):
@@ -95,7 +98,8 @@ class JsonFormatter(ScrubbingFormatter):
             line["message"] = record.getMessage()
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
-        return self._scrub(json.dumps(line, default=str))
+        # json.dumps escapes every control character but DEL, which is ASCII.
+        return escape_controls(self._scrub(json.dumps(line, default=str)))
 
 
 def configure_logging(level: str, secrets: list[Secret], form: str = "text") -> None:

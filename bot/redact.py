@@ -1,5 +1,6 @@
-"""Taking secrets out of text before anyone sees it: log lines, stored reasons (and so the
-status page and `jobs list`), and what the model wrote.
+"""Making text fit to show: secrets taken out of it before anyone sees it (log lines, stored
+reasons, and so the status page and `jobs list`, the command line's output, what the model
+wrote), and control characters escaped where a terminal or a log reader would act on them.
 
 Removed: the bot's own secrets (tokens, the webhook secret, the database URL and password),
 anything shaped like a Hugging Face token, any bearer credential an upstream quotes back
@@ -20,6 +21,26 @@ _HF_TOKEN = re.compile(r"\bhf_[A-Za-z0-9]{20,}\b")
 _BEARER = re.compile(r"(?i)\b(bearer|basic)(\s+)[A-Za-z0-9._~+/=-]{16,}")
 _QUERY_PARAMETER = re.compile(r"([?&])([^=&\s\"'#]+)=([^&\s\"'#]*)")
 _SECRET_NAMES = frozenset({"secret", "token"})
+# C0 (TAB and newline too), DEL, C1 (NEL U+0085 and CSI U+009B among them), and the Unicode
+# line and paragraph separators: each can forge a line, or drive a terminal (ANSI, OSC 52).
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROLS_BUT_NEWLINE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def escape_controls(text: str, keep_newlines: bool = False) -> str:
+    """`text` with every control character written as an escape (`\\t`, `\\u001b`, `\\u2028`),
+    so that it shows as what it is; with `keep_newlines`, line breaks stay. The escapes are
+    JSON's, so a JSON line stays JSON."""
+    pattern = _CONTROLS_BUT_NEWLINE if keep_newlines else _CONTROLS
+    if not pattern.search(text):
+        return text
+    return pattern.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    char = match.group(0)
+    return _NAMED.get(char) or f"\\u{ord(char):04x}"
 
 
 class Redactor:

@@ -5,16 +5,24 @@ Every call has a total deadline (connecting, sending and every read together: a 
 drips one byte a second is cut off at it) and a cap on the answer's size (a 200 MiB answer is
 not read past the cap), `CallLimits`.
 
-Only transient failures are retried (timeouts, connection errors, 429, 424, 5xx). The wait is
-the upstream's own estimate when it gives one (`Retry-After`, the Hub's `RateLimit` header, a
-loading model's `estimated_time`), else exponential backoff with jitter. The total time spent
-waiting is bounded by `RetryPolicy.budget`, so a job never hangs on a model that will not load.
+Every way a call can fail ends as one of two errors, with a reason an operator can act on
+(`error_from_exception`): TransientError (timeouts, connections lost, answers cut short or
+garbled on the way, 429, 424, 5xx) or UpstreamError (a URL that cannot be requested, a
+redirect loop, 4xx). JSON from an upstream is read by `parse_json`, which refuses answers
+nested deeper than MAX_JSON_DEPTH before decoding them, so no answer can exhaust the stack.
+
+Only transient failures are retried. The wait is the upstream's own estimate when it gives one
+(`Retry-After`, the Hub's `RateLimit` header, a loading model's `estimated_time`), else
+exponential backoff with jitter. The total time spent waiting is bounded by
+`RetryPolicy.budget`, so a job never hangs on a model that will not load.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import itertools
+import json
 import logging
 import re
 import time
@@ -41,6 +49,51 @@ def ignore_call(service: str, seconds: float, failure: str | None) -> None:
 
 TRANSIENT_STATUSES = frozenset({408, 424, 425, 429})
 _REBUILT = ("content-encoding", "content-length", "transfer-encoding")
+MAX_JSON_DEPTH = 64  # the Hub's deepest answers (model-index in cardData) nest about 10 levels
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
+_NESTING = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+class NotJson(ValueError):
+    """An answer that is not JSON the bot will read: malformed, not UTF-8, or too deep."""
+
+
+def parse_json(data: bytes) -> Any:
+    """JSON from an upstream, refused (NotJson) when it nests deeper than MAX_JSON_DEPTH.
+
+    The depth is measured on the raw bytes, strings left out, before anything is decoded: the
+    decoder recurses once per level and would otherwise hit the interpreter's limit. The size
+    is capped already: every answer is read through `fetch`, within CallLimits.max_bytes.
+    """
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise NotJson("answer is not JSON (not UTF-8)") from None
+    if _too_deep(data):
+        raise NotJson(f"answer is JSON nested deeper than {MAX_JSON_DEPTH} levels")
+    try:
+        return json.loads(text)
+    except RecursionError:  # cannot happen within the depth limit; kept as a last guard
+        raise NotJson(f"answer is JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    except ValueError:
+        raise NotJson("answer is not JSON") from None
+
+
+def _too_deep(data: bytes) -> bool:
+    """Whether the brackets of a JSON text (those inside strings left out) nest deeper than
+    MAX_JSON_DEPTH. Linear, and in C but for one pass over the brackets alone."""
+    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", data))
+    if brackets.count(b"[") + brackets.count(b"{") <= MAX_JSON_DEPTH:
+        return False  # too few openers to be too deep: spare the walk
+    return max(itertools.accumulate(map(_NESTING.__getitem__, brackets))) > MAX_JSON_DEPTH
+
+
+class Answer(httpx.Response):
+    """A response whose body was read within limits; its `json()` is `parse_json`."""
+
+    def json(self, **kwargs: Any) -> Any:
+        return parse_json(self.content)
 
 
 @dataclass(frozen=True)
@@ -60,8 +113,9 @@ async def fetch(
     hint: str = "",
     **kwargs: Any,
 ) -> httpx.Response:
-    """One request, read within `limits`. Raises TransientError when it takes too long or the
-    connection fails, UpstreamError when the answer is too large."""
+    """One request, read within `limits`. Raises TransientError when it takes too long, the
+    connection fails or the answer is garbled on the way; UpstreamError when the answer is too
+    large or the request cannot be made (see `error_from_exception`)."""
     try:
         async with asyncio.timeout(limits.deadline):
             async with http.stream(method, url, **kwargs) as response:
@@ -78,11 +132,11 @@ async def fetch(
     except TimeoutError:
         detail = f"timed out: no complete answer within {limits.deadline:g} s"
         raise TransientError(service, None, detail, hint) from None
-    except httpx.TransportError as exc:
-        raise error_from_transport(exc, service, hint) from None
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise error_from_exception(exc, service, hint) from None
     # The body is read (and decoded) already: a response of its bytes, as httpx would give.
     headers = [(k, v) for k, v in response.headers.multi_items() if k.lower() not in _REBUILT]
-    return httpx.Response(
+    return Answer(
         response.status_code, headers=headers, content=bytes(body), request=response.request
     )
 
@@ -99,16 +153,43 @@ def error_from_response(response: httpx.Response, service: str, hint: str = "") 
     return UpstreamError(service, status, detail, hint)
 
 
-def error_from_transport(exc: httpx.TransportError, service: str, hint: str = "") -> TransientError:
+def error_from_exception(
+    exc: httpx.HTTPError | httpx.InvalidURL, service: str, hint: str = ""
+) -> UpstreamError:
+    """What httpx raised, as the bot's error. A request that cannot be made (a malformed URL,
+    an unknown scheme) or a redirect loop fails the same way every time: not retried. Anything
+    that went wrong on the way (a timeout, a lost connection, a garbled answer) may pass."""
+    kind = type(exc).__name__
+    if isinstance(exc, httpx.InvalidURL | httpx.UnsupportedProtocol | httpx.LocalProtocolError):
+        detail = f"the request could not be made ({kind}: {_short(exc)})"
+        return UpstreamError(service, None, detail, hint or "check the URL settings")
+    if isinstance(exc, httpx.TooManyRedirects):
+        detail = "redirected too many times (a redirect loop)"
+        return UpstreamError(service, None, detail, hint)
     if isinstance(exc, httpx.TimeoutException):
         return TransientError(service, None, "timed out", hint)
-    return TransientError(service, None, f"connection failed ({type(exc).__name__})", hint)
+    if isinstance(exc, httpx.DecodingError):
+        detail = f"the answer could not be decoded ({_short(exc)}): a broken Content-Encoding"
+        return TransientError(service, None, detail, hint)
+    if isinstance(exc, httpx.RemoteProtocolError):  # closed early, or spoke broken HTTP
+        detail = f"connection failed (RemoteProtocolError: {_short(exc)})"
+        return TransientError(service, None, detail, hint)
+    if isinstance(exc, httpx.TransportError):
+        return TransientError(service, None, f"connection failed ({kind})", hint)
+    return TransientError(service, None, f"the call failed ({kind}: {_short(exc)})", hint)
+
+
+def _short(exc: Exception) -> str:
+    """The start of an exception's text, on one line. (Wherever it is shown, the redactor
+    still reads it.)"""
+    text = " ".join(str(exc).split()) or "no detail"
+    return text[:160]
 
 
 def upstream_message(response: httpx.Response) -> str:
     """The `error` field of a JSON answer, else the start of the body as plain text."""
     try:
-        body = response.json()
+        body = parse_json(response.content)
     except ValueError:
         body = None
     if isinstance(body, dict) and body.get("error"):
@@ -124,11 +205,12 @@ def upstream_message(response: httpx.Response) -> str:
 
 
 def json_body(response: httpx.Response, service: str) -> Any:
-    """A 2xx answer's JSON; an answer that is not JSON is a (transient) upstream fault."""
+    """A 2xx answer's JSON; an answer that is not JSON (or too deep) is a (transient) upstream
+    fault."""
     try:
-        return response.json()
-    except ValueError:
-        raise TransientError(service, response.status_code, "answer is not JSON") from None
+        return parse_json(response.content)
+    except NotJson as exc:
+        raise TransientError(service, response.status_code, str(exc)) from None
 
 
 def _retry_after(response: httpx.Response) -> float | None:
@@ -145,7 +227,7 @@ def _retry_after(response: httpx.Response) -> float | None:
     if response.status_code == 429 and ratelimit and float(ratelimit.group("left")) == 0:
         return float(ratelimit.group("reset"))
     try:
-        body = response.json()
+        body = parse_json(response.content)
     except ValueError:
         return None
     estimated = body.get("estimated_time") if isinstance(body, dict) else None

@@ -9,10 +9,13 @@ import unicodedata
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from markdown_it import MarkdownIt
 from pydantic import SecretStr
 
 from bot.answer.clean import AT_SIGNS, ZERO_WIDTH_SPACE, CleanRules, clean, shorten
+from bot.answer.prompts import SAMPLE_CONTEXT, Prompts
 from bot.redact import REDACTED, Redactor
+from tests.botprocess import ROOT
 from tests.fakes import TOKEN
 
 RULES = CleanRules(
@@ -175,3 +178,103 @@ def test_a_single_endless_sentence_is_cut_at_a_word_with_an_ellipsis() -> None:
 
     assert len(cleaned) <= 50
     assert cleaned.endswith("word…")
+
+
+POSTED_MARKER = "<!-- hub-discussion-bot reply-to:6398872887bfcfb93a306f18 -->"
+FOOTER_SHOWN = re.compile(
+    r"<hr />\n<p><sub>Automated reply by [^<]*</sub></p>\n" + re.escape(POSTED_MARKER) + r"\n?\Z"
+)
+REPLY = Prompts(ROOT / "prompts").for_repo("org/name")
+
+
+def rendered(answer: str) -> str:
+    """The reply as posted (template, footer, marker), as a CommonMark renderer shows it."""
+    posted = f"{REPLY.reply(SAMPLE_CONTEXT, clean(answer, RULES))}\n\n{POSTED_MARKER}"
+    return MarkdownIt("commonmark").render(posted)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "All good.\n<!--",
+        "All good. <!-- the footer is mine now",
+        "All good.\n<!--\n\n---\n<sub>Checked by the maintainers.</sub>",
+        "Here:\n```python\nprint('unfinished')",
+        "Here:\n~~~~\ncode\n~~~",
+        "1. Install:\n   ```bash\n   pip install x\n```",
+        "- ```\n  a\n```",
+        "<details><summary>more</summary>\n\nhidden",
+        "<pre>\nraw",
+        "<script>alert(1)",
+        "<![CDATA[ never closed",
+        "<?php never closed",
+    ],
+)
+def test_the_footer_stays_visible_whatever_the_answer_leaves_open(answer: str) -> None:
+    assert FOOTER_SHOWN.search(rendered(answer)), rendered(answer)
+
+
+PIECES = ["```", "~~~", "````", "<!--", "-->", "<details>", "<pre>", "<div>", "- ", "1. ", "> ",
+          "  ", "   ", "    ", "\t", "\n", "\n\n", "`", "x", "<", "!", "[a](b)"]  # fmt: skip
+
+
+@given(st.lists(st.sampled_from(PIECES), max_size=30).map("".join))
+def test_no_answer_hides_the_footer(answer: str) -> None:
+    assert FOOTER_SHOWN.search(rendered(answer))
+
+
+def test_code_in_fences_is_kept_as_written_and_an_unclosed_fence_is_closed() -> None:
+    answer = "Try:\n\n```html\n<!-- a comment -->\n<b>x</b>\n```\n\nand\n\n```\nif a<b:"
+
+    cleaned = clean(answer, RULES)
+
+    assert cleaned == answer + "\n```"
+
+
+def targets(answer: str, kind: str) -> list[str]:
+    md = MarkdownIt("commonmark")
+    md.validateLink = lambda url: True  # show every target, as a laxer renderer would
+    found = []
+    for token in md.parse(clean(answer, RULES)):
+        for child in token.children or []:
+            if child.type == kind:
+                found.append(str(child.attrs["href" if kind == "link_open" else "src"]))
+    return found
+
+
+@pytest.mark.parametrize(
+    "link",
+    ["[click](javascript:alert(1))", "[click](JavaScript:alert(1))",
+     "[click](java\\script:alert(1))", "[click](javascript&#58;alert(1))",
+     "[click](&#x6A;avascript:alert(1))", "[click](<javascript:alert(1)>)",
+     "[click](\njavascript:alert(1))", "[click][x]\n\n[x]: javascript:alert(1)",
+     "[click](vbscript:msgbox(1))", "[click](data:text/html;base64,PHNjcmlwdD4=)",
+     "<javascript:alert(1)>"],
+)  # fmt: skip
+def test_a_link_that_would_run_code_goes_nowhere(link: str) -> None:
+    for href in targets(f"See {link} now.", "link_open"):
+        assert not re.match(r"\s*[a-z][a-z0-9+.-]*:", href, re.I) or href.startswith("http")
+
+
+def test_safe_links_are_kept() -> None:
+    answer = "See [docs](https://huggingface.co/docs), [mail](mailto:team) and [x](/org/m)."
+
+    assert targets(answer, "link_open") == ["https://huggingface.co/docs", "mailto:team", "/org/m"]
+
+
+@pytest.mark.parametrize(
+    ("answer", "embedded"),
+    [
+        ("![chart](https://huggingface.co/org/m/resolve/main/chart.png)", 1),
+        ("![chart](https://cdn-uploads.huggingface.co/x.png)", 1),
+        ("![chart](/org/m/resolve/main/chart.png)", 1),
+        ("![pixel](https://tracker.example/p.gif?who=you)", 0),
+        ("![pixel](//tracker.example/p.gif)", 0),
+        ("![pixel](https://huggingface.co.tracker.example/p.gif)", 0),
+        ("![pixel][p]\n\n[p]: https://tracker.example/p.gif", 0),
+        ('<img src="https://tracker.example/p.gif">', 0),
+    ],
+)
+def test_only_images_from_the_hub_are_embedded(answer: str, embedded: int) -> None:
+    assert len(targets(answer, "image")) == embedded
+    assert "tracker.example" not in "".join(targets(answer, "image"))

@@ -16,6 +16,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.events import DiscussionRef, Mention
+from bot.services import store_options
 from bot.store import Enqueue, Store, open_store
 from tests.botprocess import Fakes, bot_environment
 from tests.conftest import PAYLOADS, WEBHOOK_SECRET, load_payload
@@ -110,7 +111,7 @@ async def _seed(store: Store) -> None:
 
 def with_store(env: dict[str, str], use: Callable[[Store], Awaitable[T]]) -> T:
     async def run() -> T:
-        store = await open_store(load_settings(env, env_file=None, required=()))
+        store = await open_store(store_options(load_settings(env, env_file=None, required=())))
         try:
             return await use(store)
         finally:
@@ -292,3 +293,55 @@ def test_webhooks_list_shows_a_suspended_webhook_as_suspended_with_the_fix(
         " 654bbbc16f2ec14d77f109cc)  https://me-bot.hf.space/webhook"
     )
     assert "no secret (every delivery is refused)" in listed.stdout
+
+
+def test_no_command_prints_the_token_an_upstream_quotes_back(tmp_path: Path, fakes: Fakes) -> None:
+    quoted = {"error": f"Invalid credentials in Authorization header: Bearer {TOKEN} ({TOKEN})"}
+    fakes.hub.webhooks["654bbbc16f2ec14d77f109cc"] = {
+        "id": "654bbbc16f2ec14d77f109cc",
+        "url": f"https://me-bot.hf.space/webhook/{TOKEN}",
+        "watched": [{"type": "model", "name": TOKEN}],
+        "domains": ["discussion"],
+        "disabled": False,
+        "secret": None,
+    }
+    env = bot_environment(tmp_path, fakes)
+
+    fakes.hub.enqueue(Scripted(400, quoted, on="whoami"))
+    checked = cli(tmp_path, "check", env=env)
+    listed = cli(tmp_path, "webhooks", "list", env=env)
+    fakes.model.enqueue(Scripted(400, quoted))
+    previewed = cli(tmp_path, "preview", "--comment", "@hub-bot hi", "--generate", env=env)
+    fakes.hub.enqueue(Scripted(400, quoted, on="whoami"))
+    sent = cli(tmp_path, "send", "--comment", "hi", env=env)
+
+    for result in (checked, listed, previewed, sent):
+        shown = result.stdout + result.stderr
+        assert "Invalid credentials" in shown or "654bbbc16f2ec14d77f109cc" in shown, shown
+        assert TOKEN not in shown and "[redacted]" in shown
+
+
+async def _seed_hostile(store: Store) -> None:
+    where = DiscussionRef("model", "org/name", 1)
+    mention = Mention(f"{1:024x}", "u", "@hub-bot hi", where, "t", False, False)
+    await store.enqueue(Enqueue(mention, "w\x1b[31m\u2028forged"))
+    job = await store.claim(60)
+    assert job is not None
+    reason = "model: HTTP 500: \x1b]52;c;ZXZpbA==\x07\x1b[2J\nforged line\u2028\x85"
+    await store.finish(job.id, "done", reason, reply_id="r1", reply_text="ok\x1b[8m\u2028hidden")
+
+
+def test_jobs_list_and_show_print_control_characters_escaped(
+    tmp_path: Path, backend: dict[str, str]
+) -> None:
+    with_store(backend, _seed_hostile)
+
+    listed = cli(tmp_path, "jobs", "list", env=backend)
+    shown = cli(tmp_path, "jobs", "show", "1", env=backend)
+
+    assert listed.returncode == 0 and shown.returncode == 0, listed.stderr + shown.stderr
+    assert len(listed.stdout.splitlines()) == 1
+    assert "\\u001b]52;c;ZXZpbA==\\u0007\\u001b[2J\\nforged line\\u2028\\u0085" in listed.stdout
+    assert "ok\\u001b[8m\\u2028hidden" in shown.stdout
+    for output in (listed.stdout, shown.stdout):
+        assert not any(c in output for c in "\x1b\x07\x85\u2028")

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import re
+import signal
 import socket
 import threading
 from pathlib import Path
 
 import httpx
+from markdown_it import MarkdownIt
 
 from tests.botprocess import BotProcess, Fakes, bot_environment, eventually, start_bot, wait_healthy
 from tests.conftest import mention_in
@@ -123,3 +126,66 @@ def test_hub_faults_never_lose_or_double_a_reply(
     assert len(posts) == 1 and len(reads) == 3
     eventually(lambda: "found on the Hub" in bot.output(), what="the outcome's log line")
     assert "cannot read the discussion to look for an earlier reply" in bot.output()
+
+
+def test_sighup_stops_the_bot_as_gracefully_as_sigterm(
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
+) -> None:
+    fakes.model.hold()
+    bot = start_bot(tmp_path, bot_environment(tmp_path, fakes, SHUTDOWN_GRACE="20"))
+    bots.append(bot)
+    wait_healthy(bot)
+    assert bot.deliver(mention_in(1)).status_code == 202
+    assert fakes.model.wait_until(lambda: len(fakes.model.requests) == 1)
+
+    bot.process.send_signal(signal.SIGHUP)
+    eventually(lambda: "Waiting for application shutdown" in bot.output(), what="shutdown")
+    fakes.model.release()
+
+    # uvicorn raises the signal again once it has shut down, as it does for SIGTERM.
+    assert bot.process.wait(timeout=30) in (0, -signal.SIGHUP)
+    assert "Application shutdown complete" in bot.output()
+    assert len(fakes.hub.comments) == 1  # the reply under way was finished, not cut off
+    assert bot.job_status(f"{1:024x}") == "done"
+
+
+def test_an_answer_that_opens_a_comment_cannot_hide_the_footer(
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
+) -> None:
+    fakes.model.reply = (
+        "It is fine.\n<!--\n\n---\n<sub>Checked by the maintainers.</sub>\n"
+        "![t](https://tracker.example/p.gif) [x](javascript:alert(1))\n```python\nprint(1)"
+    )
+    bot = start_bot(tmp_path, bot_environment(tmp_path, fakes))
+    bots.append(bot)
+    wait_healthy(bot)
+
+    assert bot.deliver(mention_in(1)).status_code == 202
+    assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 1)
+
+    shown = MarkdownIt("commonmark").render(fakes.hub.comments[0].body["comment"])
+    footer = re.compile(
+        r"<hr />\n<p><sub>Automated reply by [^<]*</sub></p>\n"
+        r"<!-- hub-discussion-bot reply-to:\w+ -->\n?\Z"
+    )
+    assert footer.search(shown), shown
+    assert "<img" not in shown and "javascript:" not in shown
+    assert "print(1)\n</code></pre>" in shown  # the unclosed fence was closed before the footer
+
+
+def test_control_characters_in_a_refused_delivery_id_are_escaped_in_the_log(
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
+) -> None:
+    bot = start_bot(tmp_path, bot_environment(tmp_path, fakes))
+    bots.append(bot)
+    wait_healthy(bot)
+
+    refused = httpx.post(
+        bot.url + "/webhook", content=b"{}", headers={"Webhook-Id": b"id\tfake\x85line\x9b2J"}
+    )
+
+    assert refused.status_code == 401
+    eventually(lambda: "delivery=" in bot.output(), what="the refusal's log line")
+    output = bot.stderr.read_bytes().decode()
+    assert not any(c in output for c in "\t\x85\x9b\x1b")
+    assert 'delivery="id\\tfake\\u0085line\\u009b2J"' in output

@@ -7,4 +7,5 @@ preview.py   `preview`: the prompt (and with --generate the reply) without posti
 send.py      `send`: a delivery made the way the Hub makes it, to a running bot
 jobs.py      `jobs list|show|retry`, and Job mode (`job`, WEBHOOK_PAYLOAD)
 webhooks.py  `webhooks create|list|update|enable|disable|delete`
+output.py    what every command prints, secrets masked and control characters escaped
 """

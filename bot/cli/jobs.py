@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from bot.answer.prompts import Prompts
+from bot.cli.output import one_line, printer
 from bot.config import Settings
 from bot.decide import Decider
 from bot.errors import BotError
 from bot.events import Ignore, PayloadError, parse_payload
-from bot.services import load_prompts, open_services
+from bot.services import load_prompts, open_services, store_options
 from bot.store import DeliveryRecord, Enqueue, JobSummary, Store, StoreUnavailable, open_store
 
 T = TypeVar("T")
@@ -67,14 +68,15 @@ def _when(moment: float) -> str:
 def _line(job: JobSummary) -> str:
     forced = f" round {job.round}" if job.round else ""
     return (
-        f"{job.id:>5}  {job.status:<7} {_when(job.updated_at)}  {job.discussion}"
-        f"  comment {job.comment_id}  attempts {job.attempts}{forced}  {job.reason or ''}"
+        f"{job.id:>5}  {job.status:<7} {_when(job.updated_at)}  {one_line(job.discussion)}"
+        f"  comment {one_line(job.comment_id)}  attempts {job.attempts}{forced}"
+        f"  {one_line(job.reason or '')}"
     )
 
 
 def list_jobs(settings: Settings, args: argparse.Namespace) -> int:
     found = asyncio.run(_with_store(settings, lambda store: store.jobs(args.limit, args.status)))
-    print("\n".join(_line(job) for job in found) if found else "no jobs yet")
+    printer(settings).say("\n".join(_line(job) for job in found) if found else "no jobs yet")
     return 0
 
 
@@ -86,16 +88,20 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
     job, deliveries = asyncio.run(_with_store(settings, read))
     if job is None:
         raise BotError(f"no job {args.key!r}: give a job number or a comment id (see: jobs list)")
-    print(_line(job))
-    print(f"       created {_when(job.created_at)}  reply {job.reply_id or '-'}")
+    shown = [_line(job), f"       created {_when(job.created_at)}  reply {job.reply_id or '-'}"]
     if job.status == "failed":
-        print(f"       next attempt {_when(job.not_before)}")
-    print(f"       on the Hub: {job.web_url(settings.hf_endpoint) or '(a private repo)'}")
+        shown.append(f"       next attempt {_when(job.not_before)}")
+    shown.append(f"       on the Hub: {job.web_url(settings.hf_endpoint) or '(a private repo)'}")
+    if job.sources:
+        shown.append(f"       sources: {one_line(', '.join(job.sources))}")
     for d in deliveries:
-        print(f"       delivery {d.delivery} at {_when(d.received_at)}: {d.status} {d.outcome}")
+        what = one_line(f"{d.delivery} at {_when(d.received_at)}: {d.status} {d.outcome}")
+        shown.append(f"       delivery {what}")
     if job.reply_text:
-        print("       posted:")
-        print("\n".join(f"         {line}" for line in job.reply_text.splitlines()))
+        shown.append("       posted:")
+        # Split on line feeds only: other separators are shown escaped, not obeyed.
+        shown += [f"         {line}" for line in job.reply_text.split("\n")]
+    printer(settings).say("\n".join(shown))
     return 0
 
 
@@ -112,12 +118,12 @@ def retry_job(settings: Settings, args: argparse.Namespace) -> int:
             hint += "; --force posts a fresh answer anyway"
         raise BotError(f"nothing to retry for job {job.id} (comment {job.comment_id}): {hint}")
     what = "a fresh answer" if args.force else "another attempt"
-    print(f"queued {what} for job {job.id} (comment {job.comment_id})")
+    printer(settings).say(f"queued {what} for job {job.id} (comment {job.comment_id})")
     return 0
 
 
 async def _with_store(settings: Settings, use: Callable[[Store], Awaitable[T]]) -> T:
-    store = await open_store(settings)
+    store = await open_store(store_options(settings))
     try:
         return await use(store)
     except StoreUnavailable as exc:
@@ -135,13 +141,14 @@ def run_job(settings: Settings, args: argparse.Namespace) -> int:
     except (ValueError, RecursionError) as exc:
         raise BotError(f"WEBHOOK_PAYLOAD is not a webhook payload: {exc}") from None
     if isinstance(payload, Ignore):
-        print(f"ignored: {payload.reason}")
+        printer(settings).say(f"ignored: {payload.reason}")
         return 0
     prompts = load_prompts(settings)
     return asyncio.run(_answer(settings, prompts, payload))
 
 
 async def _answer(settings: Settings, prompts: Prompts, payload: Any) -> int:
+    say = printer(settings).say
     async with open_services(settings, None, prompts) as services:
         try:
             decision = Decider(await services.whoami.get()).decide(payload)
@@ -150,20 +157,20 @@ async def _answer(settings: Settings, prompts: Prompts, payload: Any) -> int:
         if not isinstance(decision, Ignore):
             decision = services.guards.refuse(decision) or decision
         if isinstance(decision, Ignore):
-            print(f"ignored: {decision.reason}")
+            say(f"ignored: {decision.reason}")
             return 0
         outcome, job_id = await services.store.enqueue(Enqueue(decision))
         if outcome == "duplicate":
-            print(f"duplicate: comment {decision.comment_id} is already answered or queued")
+            say(f"duplicate: comment {decision.comment_id} is already answered or queued")
             return 0
         job = await services.store.claim(settings.lease_seconds, job_id=job_id)
         if job is None:
             raise BotError(f"job {job_id} waits behind an earlier mention in its discussion")
-        await services.flow.run(job)
+        await services.handlers[job.kind](job)
         record = await services.store.get(decision.comment_id)
     if record is not None and record.status == "done":
-        print(f"replied: comment {record.reply_id} ({time.strftime('%H:%M:%S')})")
+        say(f"replied: comment {record.reply_id} ({time.strftime('%H:%M:%S')})")
         return 0
     reason = record.reason if record else "unknown"
-    print(f"not answered: {reason}")
+    say(f"not answered: {one_line(reason or '')}")
     return 1

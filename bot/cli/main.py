@@ -10,13 +10,13 @@ import argparse
 import asyncio
 import gc
 import logging
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from bot.cli.check import run_checks
 from bot.cli.jobs import add_job_commands
+from bot.cli.output import Printer, one_line, printer
 from bot.cli.preview import (
     Source,
     discussion_ref,
@@ -65,7 +65,7 @@ class Parser(argparse.ArgumentParser):
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     prompts = load_prompts(settings)
     found = asyncio.run(discover(settings))
-    show_banner(banner(settings, found), settings.log_format)
+    show_banner(banner(settings, found), settings.log_format, printer(settings).say)
     app = create_app(settings, found.bot, prompts, route=found.route)
     # What exists now lives as long as the process: keep the garbage collector off it.
     gc.freeze()
@@ -79,7 +79,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
 def run_check(settings: Settings, args: argparse.Namespace) -> int:
     results = asyncio.run(run_checks(settings))
-    print("\n".join(result.line() for result in results))
+    printer(settings).say("\n".join(result.line() for result in results))
     return 1 if any(result.verdict == "FAIL" for result in results) else 0
 
 
@@ -95,7 +95,7 @@ def run_preview(settings: Settings, args: argparse.Namespace) -> int:
         source = Source(mention_from_text(text, repo, title, args.pull_request))
     else:
         raise BotError("preview needs --discussion URL, --comment TEXT or --payload FILE")
-    print(asyncio.run(preview(settings, source, args.generate)))
+    printer(settings).say(asyncio.run(preview(settings, source, args.generate)))
     return 0
 
 
@@ -144,19 +144,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     run: Command = getattr(args, "run", serve)
     needs = getattr(args, "needs", ("hf_token", "webhook_secret"))
+    out = Printer()  # until the settings are read: masks what looks like a token
     try:
         doubts: list[str] = []
         settings = load_settings(required=needs, warn=doubts.append)
+        out = printer(settings)
         configure_logging(settings.log_level, settings.secrets, settings.log_format)
         for doubt in doubts:
             log.warning("%s", doubt)
         return run(settings, args)
     except BotError as exc:
         # One line per problem: a ConfigError lists every bad setting at once.
-        print("\n".join(f"error: {line}" for line in str(exc).splitlines()), file=sys.stderr)
+        out.error("\n".join(f"error: {one_line(line)}" for line in str(exc).splitlines()))
         return 1
     except Exception as exc:  # a bug: still one line for the operator, the trace in DEBUG logs
         log.debug("unexpected failure", exc_info=True)
-        print(f"error: unexpected {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows where)",
-              file=sys.stderr)  # fmt: skip
+        out.error(f"error: unexpected {type(exc).__name__}: {one_line(str(exc))}"
+                  " (LOG_LEVEL=DEBUG shows where)")  # fmt: skip
         return 1

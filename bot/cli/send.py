@@ -21,10 +21,11 @@ from typing import Any
 
 import httpx
 
+from bot.cli.output import one_line, printer
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub.client import Whoami
-from bot.services import hub_client, hub_http_client
+from bot.services import hub_client, hub_http_client, store_options
 from bot.store import JobSummary, open_store
 from bot.upstream import RetryPolicy
 
@@ -58,11 +59,12 @@ def add_send_command(commands: Any) -> None:
 
 
 def send(settings: Settings, args: argparse.Namespace) -> int:
+    say = printer(settings).say
     if args.comment is not None:
         handle = asyncio.run(bot_handle(settings))
         payload = new_comment(args, handle)
         body = json.dumps(payload).encode()
-        print(f"sending: {payload['comment']['content']}")
+        say(f"sending: {payload['comment']['content']}")
     else:
         body = _read_payload(Path(args.payload))
     url = args.url or f"http://127.0.0.1:{settings.port}/webhook"
@@ -76,7 +78,7 @@ def send(settings: Settings, args: argparse.Namespace) -> int:
         answer = response.json()
     except ValueError:
         answer = response.text.strip()
-    print(f"{response.status_code} {json.dumps(answer) if not isinstance(answer, str) else answer}")
+    say(f"{response.status_code} {json.dumps(answer) if not isinstance(answer, str) else answer}")
     if not response.is_success:
         return 1
     if args.wait and isinstance(answer, dict) and answer.get("status") in ("queued", "duplicate"):
@@ -166,7 +168,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
 
 async def _follow(settings: Settings, job_id: str) -> int:
     """Read the job from the bot's store until it ends; print the outcome and the reply."""
-    store = await open_store(settings)
+    store = await open_store(store_options(settings))
     try:
         deadline = time.monotonic() + WAIT_FOR_REPLY
         job: JobSummary | None = None
@@ -181,7 +183,8 @@ async def _follow(settings: Settings, job_id: str) -> int:
         raise BotError(
             f"job {job_id} has not ended within {WAIT_FOR_REPLY:.0f} s: see jobs show {job_id}"
         )
-    print(f"{job.status}: {job.reason}")
+    say = printer(settings).say
+    say(f"{job.status}: {one_line(job.reason or '')}")
     if job.reply_text:
-        print(job.reply_text)
+        say(job.reply_text)
     return 0 if job.status == "done" else 1

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -19,7 +20,7 @@ from bot.errors import TransientError, UpstreamError
 from bot.events import Identity
 from bot.hub.client import HubClient, Whoami
 from bot.inference.routing import Route
-from bot.services import find_route, hub_client, hub_http_client
+from bot.services import find_route, hub_client, hub_http_client, store_options
 from bot.store import open_store
 from bot.store.location import lost_at_restart
 from bot.upstream import RetryPolicy
@@ -36,7 +37,8 @@ class Found:
 
 
 async def discover(settings: Settings) -> Found:
-    store = await open_store(settings)  # a store that cannot be opened stops the start
+    # A store that cannot be opened stops the start.
+    store = await open_store(store_options(settings))
     await store.close()
     async with hub_http_client(settings) as hub_http:
         budget = min(settings.retry_budget, STARTUP_RETRY_BUDGET)
@@ -91,7 +93,7 @@ def banner(settings: Settings, found: Found) -> dict[str, str]:
         " (domain: discussion, secret: WEBHOOK_SECRET)",
         "Status page": settings.webhook_url.removesuffix("webhook") + token,
     }
-    if lost := lost_at_restart(settings):
+    if lost := lost_at_restart(store_options(settings).sqlite_dir, settings.space_host):
         said["Warning"] = f"state will not survive a restart: {lost}"
     if urlsplit(settings.webhook_url).hostname in ("localhost", "127.0.0.1", "::1"):
         said["Warning about the webhook URL"] = (
@@ -101,9 +103,10 @@ def banner(settings: Settings, found: Found) -> dict[str, str]:
     return said
 
 
-def show_banner(said: dict[str, str], form: str) -> None:
-    """On standard output: `Name: value` lines, or one JSON object when LOG_FORMAT=json."""
+def show_banner(said: dict[str, str], form: str, say: Callable[[str], None] = print) -> None:
+    """Through `say` (the command line's printer): `Name: value` lines, or one JSON object when
+    LOG_FORMAT=json."""
     if form == "json":
-        print(json.dumps({"event": "started", **said}), flush=True)
+        say(json.dumps({"event": "started", **said}))
     else:
-        print("\n".join(f"{name}: {value}" for name, value in said.items()), flush=True)
+        say("\n".join(f"{name}: {value}" for name, value in said.items()))

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.cli.output import printer
 from bot.config import Settings
 from bot.errors import BotError
 from bot.hub.client import HubClient
@@ -96,7 +97,7 @@ Action = Callable[[HubClient, Settings, argparse.Namespace], Awaitable[str]]
 
 def _runner(action: Action) -> Callable[[Settings, argparse.Namespace], int]:
     def run(settings: Settings, args: argparse.Namespace) -> int:
-        print(asyncio.run(_with_hub(settings, args, action)))
+        printer(settings).say(asyncio.run(_with_hub(settings, args, action)))
         return 0
 
     return run

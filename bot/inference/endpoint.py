@@ -18,7 +18,7 @@ from typing import Any, Protocol
 import httpx
 
 from bot.answer.prompts import PromptContext, PromptSet
-from bot.errors import ModelNotServed, UpstreamError
+from bot.errors import ModelNotServed, TooLarge, TransientError, UpstreamError
 from bot.inference.routing import Route
 from bot.upstream import (
     CallLimits,
@@ -121,9 +121,16 @@ class Endpoint:
 
     async def _post(self, body: dict[str, Any]) -> httpx.Response:
         hint = f"is {self.route.url} reachable?"
-        return await fetch(
-            self._http, "POST", self.route.url, self._limits, SERVICE, hint, json=body
-        )
+        try:
+            return await fetch(
+                self._http, "POST", self.route.url, self._limits, SERVICE, hint, json=body
+            )
+        except (TransientError, TooLarge):
+            raise
+        except UpstreamError as exc:
+            # The route's URL cannot be requested at all (malformed, say a provider id with a
+            # TAB in it, or a redirect loop): the same every time, so ask for the route again.
+            raise ModelNotServed(SERVICE, exc.status, exc.detail, self._unusable()) from None
 
     def _without(self, body: dict[str, Any], names: set[str]) -> dict[str, Any]:
         """The request without the named parameters (top-level keys, for OpenAI-style bodies)."""
@@ -146,6 +153,12 @@ class Endpoint:
         return (
             f"{self.route.url} does not serve {self.label}: choose a served INFERENCE_MODEL"
             " or INFERENCE_URL (python -m bot check says which route the bot would take)"
+        )
+
+    def _unusable(self) -> str:
+        return (
+            f"the route {self.route.describe()} cannot be called: check INFERENCE_URL, or pick"
+            " another INFERENCE_PROVIDER (the Hub's mapping for this one may be malformed)"
         )
 
     def _hint(self, status: int) -> str:

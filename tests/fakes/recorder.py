@@ -23,7 +23,8 @@ class Received:
 @dataclass
 class Scripted:
     """A canned answer; `json` None with `text` set sends a non-JSON body. `on` names the
-    route it answers (whoami, comment, discussion); None answers the next request of any."""
+    route it answers (whoami, comment, discussion); None answers the next request of any.
+    A `sticky` answer stays: it answers every such request (a redirect loop, say)."""
 
     status: int = 200
     json: Any = None
@@ -31,6 +32,7 @@ class Scripted:
     headers: dict[str, str] = field(default_factory=dict)
     content_type: str | None = None
     on: str | None = None
+    sticky: bool = False
 
     def response(self) -> Response:
         if self.text is not None:
@@ -63,7 +65,7 @@ class Recorder:
     def next_scripted(self, route: str | None = None) -> Scripted | None:
         for index, scripted in enumerate(self.script):
             if scripted.on in (None, route):
-                return self.script.pop(index)
+                return scripted if scripted.sticky else self.script.pop(index)
         return None
 
     def enqueue(self, *answers: Scripted) -> None:
