@@ -23,6 +23,7 @@ from bot.config import Secret, Settings
 from bot.errors import ModelNotServed
 from bot.events import Identity
 from bot.guards import GuardRules, Guards
+from bot.handlers import Handlers
 from bot.handlers.mention import Attempts, ReplyFlow, ReplyOptions
 from bot.hub.client import HubClient, Whoami
 from bot.hub.webhook_watch import WebhookWatch
@@ -30,8 +31,12 @@ from bot.inference import GenerationParameters, Model, Models, model_for
 from bot.inference.routing import NotServed, Route, RouteOptions, custom_route, resolve
 from bot.metrics import Metrics
 from bot.redact import Redactor
-from bot.store import Store, open_store
+from bot.sources.files import RepoFiles
+from bot.sources.lookups import LookupOptions, Lookups
+from bot.sources.viewer import Viewer
+from bot.store import Limits, Store, StoreOptions, open_store
 from bot.store.location import lost_at_restart
+from bot.store.records import JobKind
 from bot.upstream import CallLimits, Observer, RetryPolicy, ignore_call
 
 USER_AGENT = "hub-discussion-bot/0.1"
@@ -159,9 +164,37 @@ def composer(
     return Composer(prompts, models, style)
 
 
-def gatherer(settings: Settings, hub: HubClient) -> Gatherer:
+def viewer_http_client(
+    settings: Settings, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """A client bound to DATASET_VIEWER_URL, with the token (gated datasets need it); httpx
+    drops the token on a redirect to another origin."""
+    return httpx.AsyncClient(
+        base_url=settings.dataset_viewer_url,
+        headers=_headers(settings.hub_token),
+        timeout=settings.hub_timeout,
+        transport=transport,
+        verify=tls(),
+    )
+
+
+def lookups(settings: Settings, hub: HubClient, viewer_http: httpx.AsyncClient | None) -> Lookups:
+    options = LookupOptions(
+        budget_chars=settings.lookup_budget_chars,
+        max_tool_calls=settings.max_tool_calls,
+        tools=settings.tools == "auto",
+        private_allowed=settings.answer_private_repos,
+        deadline=settings.hub_timeout,
+    )
+    viewer = Viewer(viewer_http, hub_limits(settings)) if viewer_http else None
+    return Lookups(hub, RepoFiles(hub), viewer, options)
+
+
+def gatherer(
+    settings: Settings, hub: HubClient, viewer_http: httpx.AsyncClient | None = None
+) -> Gatherer:
     budgets = Budgets(settings.card_budget_chars, settings.diff_budget_chars, settings.files_listed)
-    return Gatherer(hub, ContextReader(hub, budgets))
+    return Gatherer(hub, ContextReader(hub, budgets), lookups(settings, hub, viewer_http))
 
 
 def guard_rules(settings: Settings) -> GuardRules:
@@ -179,6 +212,25 @@ def guard_rules(settings: Settings) -> GuardRules:
 def load_prompts(settings: Settings) -> Prompts:
     """Every prompt set the settings name, checked."""
     return Prompts(settings.prompt_folder, settings.prompt_sets)
+
+
+def store_options(settings: Settings, redact: Callable[[str], str] | None = None) -> StoreOptions:
+    """Where the store lives and its reply limits; `redact` (default: the settings' secrets)
+    is applied to every reason it keeps."""
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    limits = Limits(
+        settings.replies_per_discussion_hour,
+        settings.replies_per_author_hour,
+        settings.replies_per_day,
+    )
+    return StoreOptions(
+        settings.data_dir,
+        settings.database_path,
+        url,
+        pool_size=settings.concurrency + 4,  # the worker's runners, and some for deliveries
+        limits=limits,
+        redact=redact or Redactor(settings.secrets),
+    )
 
 
 def reply_options(settings: Settings) -> ReplyOptions:
@@ -206,7 +258,7 @@ def deployment(settings: Settings) -> Deployment:
         settings.bot_username,
         settings.webhook_url,
         settings.status_token,
-        lost_at_restart(settings),
+        lost_at_restart(store_options(settings).sqlite_dir, settings.space_host),
     )
 
 
@@ -222,6 +274,11 @@ class Services:
     metrics: Metrics
     webhooks: WebhookWatch
 
+    @property
+    def handlers(self) -> Handlers:
+        """Which handler runs each kind of job."""
+        return {JobKind.MENTION: self.flow.run}
+
 
 @asynccontextmanager
 async def open_services(
@@ -233,22 +290,26 @@ async def open_services(
     model_transport: httpx.AsyncBaseTransport | None = None,
     retry: RetryPolicy | None = None,
     route: Route | None = None,
+    viewer_transport: httpx.AsyncBaseTransport | None = None,
 ) -> AsyncIterator[Services]:
     retry = retry or RetryPolicy(budget=settings.retry_budget)
     redact = Redactor(settings.secrets)
     metrics = Metrics(redact)
     async with AsyncExitStack() as stack:
-        store = await open_store(settings)
+        store = await open_store(store_options(settings, redact))
         stack.push_async_callback(store.close)
         metrics.watch(store)
         hub_http = await stack.enter_async_context(hub_http_client(settings, hub_transport))
         model_http = await stack.enter_async_context(model_http_client(settings, model_transport))
+        viewer_http = await stack.enter_async_context(
+            viewer_http_client(settings, viewer_transport)
+        )
         hub = hub_client(settings, hub_http, retry, metrics.observe)
         chosen = models(settings, hub, model_http, retry, route, metrics.observe, model_transport)
         whoami = Whoami(hub, settings.bot_username, known=bot)
         guards = Guards(guard_rules(settings))
         flow = ReplyFlow(
-            gatherer(settings, hub),
+            gatherer(settings, hub, viewer_http),
             composer(settings, prompts, chosen, redact),
             hub,
             store,

@@ -57,6 +57,11 @@ class BotProcess:
         return str(found[0]) if found else None
 
 
+# Nothing listens there: a test that wants the viewer serves the fake one, and no test ever
+# reaches the real viewer's host.
+NO_VIEWER = "http://127.0.0.1:9"
+
+
 def bot_environment(tmp_path: Path, fakes: Fakes, **extra: str) -> dict[str, str]:
     # A clean environment and working directory, so a developer's .env cannot leak in.
     return {
@@ -65,6 +70,7 @@ def bot_environment(tmp_path: Path, fakes: Fakes, **extra: str) -> dict[str, str
         "HF_TOKEN": TOKEN,
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
         "HF_ENDPOINT": fakes.hub_url,
+        "DATASET_VIEWER_URL": NO_VIEWER,
         "INFERENCE_URL": f"{fakes.model_url}/models/bigscience/bloom",
         "DATA_DIR": str(tmp_path / "data"),
         "PROMPTS_DIR": str(ROOT / "prompts"),

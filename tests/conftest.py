@@ -9,13 +9,13 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.services import load_prompts
 from bot.config import Secret, Settings
 from bot.events import Identity
 from bot.inference.routing import Route
+from bot.services import load_prompts
 from bot.upstream import RetryPolicy
 from bot.web.app import create_app
-from tests.botprocess import ROOT, WEBHOOK_SECRET, BotProcess, Fakes
+from tests.botprocess import NO_VIEWER, ROOT, WEBHOOK_SECRET, BotProcess, Fakes
 from tests.fakes import BOT_ID, BOT_NAME, TOKEN, FakeHub, FakeModel, serve_in_thread
 from tests.postgres import PostgresServer, running_server
 
@@ -75,6 +75,7 @@ def settings(tmp_path: Path) -> Settings:
         hf_token=Secret(TOKEN),
         webhook_secret=Secret(WEBHOOK_SECRET),
         hf_endpoint="http://hub.test",
+        dataset_viewer_url=NO_VIEWER,
         inference_url="http://model.test/models/bigscience/bloom",
         data_dir=tmp_path / "data",
         prompts_dir=ROOT / "prompts",

@@ -17,7 +17,7 @@ import pytest
 from tests.botprocess import ROOT, eventually
 from tests.fakes import free_port
 
-INSTALL = ("python -m venv", "python -m pip install")
+INSTALL = ("python3 -m venv", "python -m pip install")  # python3: stock Debian has no python
 
 
 def try_it_locally() -> list[str]:
@@ -59,9 +59,10 @@ def test_the_readme_takes_a_newcomer_from_a_clean_copy_to_a_posted_reply(
     env = {
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(clean_copy),
-        "PORT": str(free_port()),  # instead of 7860, 7861 and 7862, which may be taken
+        "PORT": str(free_port()),  # instead of 7860 to 7863, which may be taken
         "FAKE_HUB_PORT": str(free_port()),
         "FAKE_MODEL_PORT": str(free_port()),
+        "FAKE_VIEWER_PORT": str(free_port()),
     }
     outputs = []
     for line in commands[2:]:

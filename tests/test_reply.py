@@ -20,7 +20,7 @@ from bot.hub.client import HubClient, Whoami
 from bot.inference.routing import Route
 from bot.metrics import Metrics
 from bot.redact import Redactor
-from bot.services import composer, gatherer, hub_http_client, load_prompts, models
+from bot.services import composer, gatherer, hub_http_client, load_prompts, models, store_options
 from bot.store import Enqueue, JobRecord, Store, open_store
 from bot.upstream import RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload
@@ -73,7 +73,7 @@ async def harness(
                 transport=httpx.ASGITransport(app=model.app),
             )
         )
-        store = await open_store(settings)
+        store = await open_store(store_options(settings))
         stack.push_async_callback(store.close)
         prompts = load_prompts(settings)
         tuned = settings.model_copy(update={"max_new_tokens": 64})

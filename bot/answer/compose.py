@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 from bot.answer.changes import shown_files
@@ -21,6 +21,7 @@ from bot.errors import ModelNotServed
 from bot.events import Identity, Mention
 from bot.inference import Model, ModelRequest, Models
 from bot.redact import Redactor
+from bot.sources.found import Found
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Draft:
     request: ModelRequest
     generated: str
     body: str | None  # None: nothing fit to post was left after cleaning
+    sources: tuple[Found, ...] = ()  # what the model was given (lookups and tool results)
 
 
 class Composer:
@@ -66,6 +68,10 @@ class Composer:
             files=shown_files(facts.files, style.files_listed),
             diff=pull_request.diff if pull_request else "",
             pull_request=pull_request,
+            sheet=read.looked.sheet,
+            lookups=read.looked.found,
+            sources=read.looked.found,
+            tools=read.tools,
         )
         prompts = self._prompts.for_repo(mention.where.repo_name)
         return prompts, context, model.build(prompts, context), model
@@ -78,7 +84,10 @@ class Composer:
             self._models.forget()  # providers come and go: ask the Hub again next time
             raise
         answer = clean(generated, self._rules(bot, context))
-        return Draft(request, generated, prompts.reply(context, answer) if answer else None)
+        given = {f.url: f for f in (*context.lookups, *(read.tools.given if read.tools else ()))}
+        sources = tuple(given.values())
+        body = prompts.reply(replace(context, sources=sources), answer) if answer else None
+        return Draft(request, generated, body, sources)
 
     def notice(self, mention: Mention, bot: Identity) -> str:
         prompts = self._prompts.for_repo(mention.where.repo_name)

@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -33,7 +33,7 @@ FACTS_TTL = 60.0
 CACHED_REPOS = 256
 _FIELDS = {
     "model": ("sha", "cardData", "pipeline_tag", "library_name", "tags", "gated", "downloads",
-              "likes", "lastModified", "siblings", "safetensors"),
+              "likes", "lastModified", "siblings", "safetensors", "gguf"),
     "dataset": ("sha", "cardData", "tags", "gated", "downloads", "likes", "lastModified",
                 "siblings"),
     "space": ("sha", "cardData", "tags", "likes", "lastModified", "siblings", "sdk", "runtime"),
@@ -65,6 +65,8 @@ class RepoFacts:
     runtime_stage: str | None = None
     files: tuple[str, ...] = ()
     known: bool = False  # False: the facts could not be read
+    # The parts bot.sources summarises (cardData, safetensors, gguf, runtime), as the Hub gave them.
+    details: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def url(self) -> str:
@@ -114,6 +116,7 @@ def parse_facts(body: object, where: DiscussionRef) -> RepoFacts:
         runtime_stage=_text(runtime.get("stage")),
         files=tuple(name for s in siblings if isinstance(name := as_dict(s).get("rfilename"), str)),
         known=True,
+        details={k: info[k] for k in ("cardData", "safetensors", "gguf", "runtime") if k in info},
     )
 
 
@@ -182,12 +185,16 @@ class ContextReader:
         self._facts = Kept(ttl=FACTS_TTL)
         self._cards = Kept()
 
+    async def facts(self, where: DiscussionRef) -> RepoFacts:
+        """The repo's facts, kept a minute; a read under way is shared (raises UpstreamError)."""
+        return await self._facts.get(
+            (where.repo_type, where.repo_name), lambda: self._read_facts(where)
+        )
+
     async def read(self, where: DiscussionRef) -> RepoContext:
         missing = []
         try:
-            facts = await self._facts.get(
-                (where.repo_type, where.repo_name), lambda: self._read_facts(where)
-            )
+            facts = await self.facts(where)
         except UpstreamError as exc:
             facts = RepoFacts(where.repo_name, where.repo_type)
             missing.append(f"the repo's facts ({_why(exc)})")

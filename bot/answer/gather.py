@@ -1,5 +1,7 @@
-"""Everything read for one mention, in parallel: the discussion (with a pull request's changes)
-and what the Hub knows about the repo. A reply's Hub time is about one round trip.
+"""Everything read for one mention, in parallel: the discussion (with a pull request's changes),
+what the Hub knows about the repo, and the lookups the question asks for (bot.sources: the facts
+sheet always, bigger reads when the question needs them). The lookups start as soon as the
+repo's facts are in, beside the card, so a reply's Hub time is about one round trip more.
 
 The discussion is the one read that must succeed: the bot looks in it for its own earlier
 reply before posting, so without it the attempt fails as transient and nothing is posted.
@@ -9,7 +11,7 @@ Everything else may be missing; what is, is named in `missing` ("the card (HTTP 
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.answer.changes import PullRequest, pull_request_of
 from bot.answer.context import ContextReader, RepoContext
@@ -17,6 +19,9 @@ from bot.answer.thread import ThreadComment, parse_events
 from bot.errors import TooLarge, TransientError, UpstreamError
 from bot.events import Identity, Mention
 from bot.hub.client import HubClient
+from bot.sources.found import Toolbox
+from bot.sources.lookups import Looked, Lookups
+from bot.sources.tools import ToolRun
 
 
 @dataclass(frozen=True)
@@ -25,18 +30,38 @@ class Gathered:
     repo: RepoContext
     pull_request: PullRequest | None = None
     missing: tuple[str, ...] = ()
+    looked: Looked = field(default_factory=Looked)
+    tools: Toolbox | None = None  # the lookups a chat model may call, for this reply
 
 
 class Gatherer:
-    def __init__(self, hub: HubClient, context: ContextReader) -> None:
+    def __init__(
+        self, hub: HubClient, context: ContextReader, lookups: Lookups | None = None
+    ) -> None:
         self._hub = hub
         self._context = context
+        self.lookups = lookups
 
     async def gather(self, mention: Mention, bot: Identity) -> Gathered:
-        (comments, pull_request, unread), repo = await asyncio.gather(
-            self._discussion(mention, bot), self._context.read(mention.where)
+        (comments, pull_request, unread), repo, looked = await asyncio.gather(
+            self._discussion(mention, bot), self._context.read(mention.where), self._look(mention)
         )
-        return Gathered(comments, repo, pull_request, (*repo.missing, *unread))
+        missing = (*repo.missing, *unread, *looked.missing)
+        tools = None
+        if self.lookups and self.lookups.options.tools and looked.where is not None:
+            tools = ToolRun(self.lookups, looked)
+        return Gathered(comments, repo, pull_request, missing, looked, tools)
+
+    async def _look(self, mention: Mention) -> Looked:
+        """The lookups, once the repo's facts are in (the read under way is shared with the
+        card's); without facts there is nothing to look up."""
+        if self.lookups is None:
+            return Looked()
+        try:
+            facts = await self._context.facts(mention.where)
+        except UpstreamError:
+            return Looked()
+        return await self.lookups.look(mention, facts)
 
     async def _discussion(
         self, mention: Mention, bot: Identity

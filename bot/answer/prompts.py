@@ -32,6 +32,7 @@ from bot.answer.context import RepoFacts
 from bot.answer.thread import ThreadComment
 from bot.errors import PromptError
 from bot.events import DiscussionRef, Mention
+from bot.sources.found import Found, Toolbox
 
 TEMPLATES = (
     "completion.j2", "chat_system.j2", "chat_user.j2", "reply.j2", "failure.j2", "repo.j2"
@@ -59,6 +60,10 @@ class PromptContext:
     files: tuple[str, ...] = ()  # the repo's files, at most FILES_LISTED of them
     diff: str = ""  # a pull request's diff, within DIFF_BUDGET_CHARS
     pull_request: PullRequest | None = None  # its base, conflicts and files changed
+    sheet: tuple[str, ...] = ()  # the facts sheet (context length, parameters, formats, ...)
+    lookups: tuple[Found, ...] = ()  # what the question asked to be read (bot.sources)
+    sources: tuple[Found, ...] = ()  # what the model was given, cited under the reply
+    tools: Toolbox | None = None  # the lookups offered to a chat model as tools (TOOLS=auto)
 
     @classmethod
     def for_mention(cls, mention: Mention, bot_name: str, **more: Any) -> PromptContext:
@@ -89,6 +94,12 @@ _SAMPLE_MENTION = Mention(
     is_pull_request=False,
     repo_private=False,
 )
+_SAMPLE_FOUND = Found(
+    "config",
+    "config.json",
+    f"https://huggingface.co/org/name/blob/{'a' * 40}/config.json",
+    "config.json: model type: vit",
+)
 SAMPLE_CONTEXT = PromptContext.for_mention(
     _SAMPLE_MENTION,
     bot_name="bot",
@@ -116,6 +127,9 @@ SAMPLE_CONTEXT = PromptContext.for_mention(
     ),
     card="# Name\n\nClassifies images.",
     files=("README.md", "config.json", "model.safetensors"),
+    sheet=("Context length: 512 tokens (config.json max_position_embeddings)",),
+    lookups=(_SAMPLE_FOUND,),
+    sources=(_SAMPLE_FOUND,),
 )
 # Templates are checked on a pull request too, so the branches for one render at startup.
 SAMPLE_PR_CONTEXT = replace(

@@ -46,6 +46,7 @@ from bot.services import (
     load_prompts,
     model_http_client,
     models,
+    viewer_http_client,
 )
 from bot.upstream import RetryPolicy
 
@@ -119,12 +120,16 @@ async def preview(settings: Settings, source: Source, generate: bool) -> str:
         writer = composer(settings, prompts, chosen, Redactor(settings.secrets))
         try:
             _, _, request, model = await writer.prepare(mention, bot, read)
-            shown = [f"=== prompt ({route.api}, {model.label}) ===", request.shown]
+            shown = [*read_sources(read), f"=== prompt ({route.api}, {model.label}) ===",
+                     request.shown]  # fmt: skip
             if read.missing:
                 shown.insert(0, f"(read without {' and '.join(read.missing)})")
             if generate:
                 draft = await writer.write(mention, bot, read)
                 empty = "(nothing would be posted: the answer was empty once cleaned)"
+                if draft.sources:
+                    shown.append("=== sources the reply cites ===")
+                    shown += [f"- {found.label}: {found.url}" for found in draft.sources]
                 shown += ["=== reply, as it would be posted ===", draft.body or empty]
         except UpstreamError as exc:
             raise BotError(exc.summary()) from None
@@ -146,6 +151,18 @@ def _ignored(mention: Mention, bot: Identity) -> Ignore | None:
     if not decider.mentions_bot(mention.text):
         return Ignore(f"@{bot.handle} is not mentioned (outside quotes, code and links)")
     return decider.recheck(mention)
+
+
+def read_sources(read: Gathered) -> list[str]:
+    """The facts sheet and each lookup with its text, as an operator checks them."""
+    looked = read.looked
+    if not looked.sheet and not looked.found:
+        return []
+    timing = f"{len(looked.found)} read in {looked.seconds * 1000:.0f} ms"
+    shown = [f"=== sources ({timing}) ===", *(f"- {line}" for line in looked.sheet)]
+    for found in looked.found:
+        shown += [f"--- {found.label} ({found.url})", found.text]
+    return shown
 
 
 def _nothing_read(mention: Mention) -> Gathered:
@@ -182,7 +199,8 @@ async def _from_discussion(
             raise BotError("that discussion has no comment to answer: give --comment TEXT")
         base = replace(base, comment_id=latest.id, text=latest.text)
     try:
-        read = await gatherer(settings, hub).gather(base, bot)
+        async with viewer_http_client(settings) as viewer_http:
+            read = await gatherer(settings, hub, viewer_http).gather(base, bot)
     except UpstreamError as exc:
         raise BotError(f"cannot read that discussion ({exc.summary()})") from None
     return base, read

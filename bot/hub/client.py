@@ -118,6 +118,16 @@ class HubClient:
 
         return await self._retry.call(attempt)
 
+    async def paths_info(self, path: str, paths: list[str]) -> object:
+        """What the Hub knows of some files at a revision (type, size, `lfs`), without their
+        content: `POST .../paths-info/{rev}`. A read, so transient failures are retried."""
+
+        async def attempt() -> object:
+            sent = {"paths": paths, "expand": False}
+            return self._checked(await self._send("POST", path, json=sent), "read paths info")
+
+        return await self._retry.call(attempt)
+
     async def model_info(self, model: str, expand: tuple[str, ...]) -> object:
         """A model's facts, only the `expand`ed fields (and its id)."""
         fields = "&".join(f"expand[]={quote(field)}" for field in expand)

@@ -117,8 +117,9 @@ class FakeHub(RepoRoutes, WebhookRoutes):
                     "type": "access_token",
                     "accessToken": {
                         "displayName": "discussion-bot",
-                        "role": self.token_role,
+                        "role": "fineGrained" if self.fine_grained else self.token_role,
                         "createdAt": "2026-01-01T00:00:00.000Z",
+                        **({"fineGrained": self.fine_grained} if self.fine_grained else {}),
                     },
                 },
             }

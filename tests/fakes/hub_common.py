@@ -47,6 +47,8 @@ class HubBase(Recorder):
         super().__init__()
         self.token = token
         self.token_role = "write"
+        # A fine-grained token's `fineGrained` object ({global, scoped}), as whoami-v2 shows it.
+        self.fine_grained: dict[str, Any] | None = None
         self.ids = (f"{n:024x}" for n in itertools.count(0xC0FFEE000))
         self.violations: list[str] = []  # of the Hub's OpenAPI description, by either side
 

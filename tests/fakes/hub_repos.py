@@ -1,5 +1,5 @@
-"""The fake Hub's repos: facts (with `expand[]`), cards (with Range), which providers serve a
-model, and the model listing."""
+"""The fake Hub's repos: facts (with `expand[]`), cards and other files (with Range), paths-info
+(size and LFS), a Space's runtime, which providers serve a model, and the model listing."""
 
 from __future__ import annotations
 
@@ -17,6 +17,9 @@ class RepoRoutes(HubBase):
         super().__init__(token)
         self.repos: dict[tuple[str, str], dict[str, Any]] = {}  # (type, name) -> its facts
         self.cards: dict[tuple[str, str], str] = {}  # (type, name) -> README.md
+        self.files: dict[tuple[str, str], dict[str, bytes]] = {}  # (type, name) -> path -> bytes
+        self.lfs: dict[tuple[str, str], dict[str, int]] = {}  # LFS files: path -> size
+        self.runtimes: dict[str, dict[str, Any]] = {}  # Space name -> its runtime
 
     def serve_model(
         self,
@@ -65,6 +68,18 @@ class RepoRoutes(HubBase):
         self.cards.setdefault((kind, name), f"# {name}\n\nA repo for tests.")
         return entry
 
+    def add_file(
+        self, kind: str, name: str, path: str, content: str | bytes = b"", *, lfs_size: int = 0
+    ) -> None:
+        """A file in a repo (listed in its siblings); `lfs_size` makes it an LFS file."""
+        entry = self.repo(kind, name)
+        if path not in [s["rfilename"] for s in entry["siblings"]]:
+            entry["siblings"].append({"rfilename": path})
+        data = content.encode() if isinstance(content, str) else content
+        self.files.setdefault((kind, name), {})[path] = data
+        if lfs_size:
+            self.lfs.setdefault((kind, name), {})[path] = lfs_size
+
     @property
     def models(self) -> dict[str, dict[str, Any]]:
         return {name: facts for (kind, name), facts in self.repos.items() if kind == "model"}
@@ -106,10 +121,13 @@ class RepoRoutes(HubBase):
         name = f"{request.path_params['namespace']}/{request.path_params['name']}"
         if (kind, name) not in self.repos:
             self.repo(kind, name)  # every repo exists, with its card
-        text = self.cards.get((kind, name)) if request.path_params["path"] == "README.md" else None
-        if text is None:
+        path = request.path_params["path"]
+        if request.path_params["rev"] == "refs" and path.startswith("pr/"):
+            path = path.split("/", 2)[2]  # refs%2Fpr%2FN, decoded before routing
+        text = self.cards.get((kind, name)) if path == "README.md" else None
+        data = text.encode() if text is not None else self.files.get((kind, name), {}).get(path)
+        if data is None:
             return JSONResponse({"error": "Entry not found"}, 404)
-        data = text.encode()
         wanted = request.headers.get("range", "")
         if (
             wanted.startswith("bytes=0-")
@@ -120,6 +138,48 @@ class RepoRoutes(HubBase):
             headers = {"Content-Range": f"bytes 0-{end}/{len(data)}"}
             return Response(data[: end + 1], 206, headers, media_type="text/markdown")
         return Response(data, 200, media_type="text/markdown")
+
+    async def paths_info(self, request: Request) -> Response:
+        """Which of the asked paths exist at a revision, with size, oid and (for LFS) the
+        pointer's size, as the Hub's OpenAPI description has it."""
+        entry = await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        if scripted := self.scripted(request, "paths-info"):
+            return scripted.response()
+        kind = request.path_params["kind"].removesuffix("s")
+        name = f"{request.path_params['namespace']}/{request.path_params['name']}"
+        asked = entry.body.get("paths", []) if isinstance(entry.body, dict) else []
+        files, lfs = self.files.get((kind, name), {}), self.lfs.get((kind, name), {})
+        found = []
+        for path in [asked] if isinstance(asked, str) else asked:
+            if path in files:
+                oid = hashlib.sha1(files[path], usedforsecurity=False).hexdigest()
+                info: dict[str, Any] = {"type": "file", "oid": oid, "path": path}
+                info["size"] = lfs.get(path, len(files[path]))
+                if path in lfs:
+                    info["lfs"] = {"pointerSize": 134}
+                found.append(info)
+        return JSONResponse(found)
+
+    async def runtime(self, request: Request) -> Response:
+        """A Space's runtime: running on cpu-basic unless a test set another."""
+        await self.record(request)
+        if not self.authorised(request):
+            return JSONResponse(UNAUTHORISED, 401)
+        if scripted := self.scripted(request, "runtime"):
+            return scripted.response()
+        name = f"{request.path_params['namespace']}/{request.path_params['name']}"
+        return JSONResponse(
+            self.runtimes.get(name)
+            or {
+                "stage": "RUNNING",
+                "hardware": {"current": "cpu-basic", "requested": "cpu-basic"},
+                "storage": None,
+                "gcTimeout": 172800,
+                "replicas": {"current": 1, "requested": 1},
+            }
+        )
 
     async def model_listing(self, request: Request) -> Response:
         await self.record(request)

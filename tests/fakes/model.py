@@ -30,6 +30,30 @@ UNUSED_STOP = (
 )
 
 
+REFUSED_TOOLS = {
+    "object": "error",
+    "message": '"auto" tool choice requires --enable-auto-tool-choice and --tool-call-parser'
+    " to be set",
+    "type": "BadRequestError",
+    "param": None,
+    "code": 400,
+}
+
+
+def tool_calls(*calls: tuple[str, str]) -> dict[str, Any]:
+    """A chat answer that calls tools: (name, JSON arguments) each, as OpenAI servers send it."""
+    message = {
+        "role": "assistant",
+        "content": None,
+        "tool_calls": [
+            {"id": f"call_{n}", "type": "function", "function": {"name": name, "arguments": args}}
+            for n, (name, args) in enumerate(calls)
+        ],
+    }
+    choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls"}
+    return FakeModel._openai("chat.completion", {}, choice)
+
+
 class FakeModel(Recorder):
     """Answers `reply` unless scripted otherwise. `echo` makes text generation put the prompt
     in front of the answer despite return_full_text=false, as some deployments do."""
@@ -40,6 +64,7 @@ class FakeModel(Recorder):
         self.echo = False
         self.latency = 0.0  # seconds every answer takes, as a real model would
         self.refuses_stop = False
+        self.refuses_tools = False  # answer a request offering `tools` as vLLM does unconfigured
         self.served: tuple[str, ...] = ()  # what GET /v1/models and /info name; empty: 404
         self.gone = False  # answer 410 to everything, as the retired api-inference host does
         self.drip: float | None = None  # seconds between the bytes of a slowly written answer
@@ -113,6 +138,8 @@ class FakeModel(Recorder):
         yield b'"}]'
 
     def _chat(self, body: dict[str, Any]) -> Response:
+        if self.refuses_tools and "tools" in body:
+            return JSONResponse(REFUSED_TOOLS, 400)
         message = {"role": "assistant", "content": self.reply}
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "stop"}
         return JSONResponse(self._openai("chat.completion", body, choice))

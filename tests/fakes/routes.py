@@ -9,6 +9,7 @@ from starlette.routing import Route
 HOOKS = "/api/settings/webhooks"
 DISCUSSION = "/api/{kind}/{repo:path}/discussions/{num:int}"
 RESOLVE = "/{namespace}/{name}/resolve/{rev}/{path:path}"
+REPO = "/api/{kind:str}/{namespace}/{name}"
 
 
 def hub_routes(hub: Any) -> list[Route]:
@@ -20,6 +21,8 @@ def hub_routes(hub: Any) -> list[Route]:
         Route(DISCUSSION + "/comment", hub.comment, methods=["POST"]),
         Route(DISCUSSION, hub.discussion, methods=["GET"]),
         Route("/api/models", hub.model_listing, methods=["GET"]),
+        Route("/api/spaces/{namespace}/{name}/runtime", hub.runtime, methods=["GET"]),
+        Route(REPO + "/paths-info/{rev:path}", hub.paths_info, methods=["POST"]),
         Route("/api/{kind:str}/{repo:path}", hub.repo_info, methods=["GET"]),
         Route(RESOLVE, hub.resolve, methods=["GET"]),
         Route("/{kind:str}" + RESOLVE, hub.resolve, methods=["GET"]),
