@@ -79,6 +79,70 @@ def test_a_read_only_token_cannot_post(
     assert "read-only token cannot post replies" in lines["token"]
 
 
+def scoped(kind: str, name: str, *permissions: str) -> dict[str, Any]:
+    return {
+        "entity": {"type": kind, "name": name, "_id": "0" * 24},
+        "permissions": list(permissions),
+    }
+
+
+@pytest.mark.parametrize(
+    ("fine_grained", "allow_repos", "verdict"),
+    [
+        # Scoped to the bot's own namespace: it cannot post in anybody else's repos.
+        ({"global": [], "scoped": [scoped("user", "hub-bot", "discussion.write")]}, "*", "FAIL"),
+        ({"global": [], "scoped": [scoped("org", "acme", "discussion.write")]}, "acme/*", "ok"),
+        (
+            {"global": [], "scoped": [scoped("org", "acme", "discussion.write")]},
+            "acme/*,x/*",
+            "x/*",
+        ),
+        (
+            {"global": [], "scoped": [scoped("model", "acme/one", "discussion.write")]},
+            "acme/one",
+            "ok",
+        ),
+        ({"global": ["discussion.write"], "scoped": []}, "*", "ok"),
+    ],
+)
+def test_a_fine_grained_token_is_asked_about_each_watched_namespace(
+    tmp_path: Path,
+    fakes: Fakes,
+    deployed: dict[str, Any],
+    fine_grained: dict[str, Any],
+    allow_repos: str,
+    verdict: str,
+) -> None:
+    rights = ("inference.serverless.write", "user.webhooks.read", "user.webhooks.write")
+    account = scoped("user", "hub-bot", *rights)
+    fakes.hub.fine_grained = {**fine_grained, "scoped": [*fine_grained["scoped"], account]}
+
+    code, lines = check(tmp_path, fakes, ALLOW_REPOS=allow_repos)
+
+    if verdict == "ok":
+        assert lines["token"].startswith("ok    token:")
+        assert "fine-grained token that may write discussions" in lines["token"]
+    else:
+        assert code == 1
+        assert lines["token"].startswith("FAIL  token:")
+        shut_out = "*" if verdict == "FAIL" else verdict
+        assert f"may not write discussions in {shut_out} -> fix:" in lines["token"]
+
+
+def test_a_fine_grained_token_must_be_allowed_to_call_inference_providers(
+    tmp_path: Path, fakes: Fakes, deployed: dict[str, Any]
+) -> None:
+    fakes.hub.fine_grained = {"global": ["discussion.write"], "scoped": []}
+
+    code, lines = check(tmp_path, fakes)
+
+    assert code == 1
+    assert lines["token"].endswith(
+        "may not call Inference Providers -> fix: give it 'Make calls to Inference Providers'"
+        " (inference.serverless.write)"
+    )
+
+
 def test_a_suspended_webhook_says_so_and_how_to_bring_it_back(
     tmp_path: Path, fakes: Fakes, deployed: dict[str, Any]
 ) -> None:

@@ -21,6 +21,14 @@ from bot.answer.prompts import SAMPLE_CONTEXT
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub.client import HubClient
+from bot.hub.token import (
+    DISCUSSIONS,
+    INFERENCE,
+    WEBHOOKS_READ,
+    WEBHOOKS_WRITE,
+    TokenRights,
+    rights_of,
+)
 from bot.inference import GenerationParameters, model_for
 from bot.services import (
     find_route,
@@ -29,6 +37,7 @@ from bot.services import (
     load_prompts,
     model_http_client,
     model_limits,
+    store_options,
 )
 from bot.store import StoreUnavailable, open_store
 from bot.store.location import lost_at_restart
@@ -81,33 +90,44 @@ async def check_token(settings: Settings, hub: HubClient) -> Result:
             return fail("token", "the Hub rejected HF_TOKEN", new_token)
         return fail("token", f"cannot ask the Hub ({exc.summary()})", "check HF_ENDPOINT")
     account = f"{me.get('name')} (id {me.get('id')})"
-    auth = me.get("auth")
-    token = auth.get("accessToken") if isinstance(auth, dict) else None
-    role = token.get("role") if isinstance(token, dict) else None
-    if role in ("write", "god"):
-        return ok("token", f"{account}, a {role} token: may write discussions")
-    if role == "fineGrained" and isinstance(token, dict):
-        if _may_write_discussions(token.get("fineGrained")):
-            return ok("token", f"{account}, a fine-grained token that may write discussions")
+    rights = rights_of(me)
+    if rights.role == "read":
+        return fail("token", f"{account}: a read-only token cannot post replies", new_token)
+    if rights.role in ("write", "god"):
+        return ok("token", f"{account}, a {rights.role} token: may write discussions")
+    if not rights.fine_grained:
+        return Result("token", "warn", f"{account}: cannot tell what this token may do")
+    return _fine_grained(settings, account, rights)
+
+
+def _fine_grained(settings: Settings, account: str, rights: TokenRights) -> Result:
+    """A scoped permission holds only on the namespace or repo it names, so each watched
+    repo glob is asked separately: `*` needs the permission globally."""
+    shut_out = [glob for glob in settings.allow_repos if not rights.may(DISCUSSIONS, glob)]
+    if shut_out:
         return fail(
             "token",
-            f"{account}: this fine-grained token may not write discussions",
-            "give it the discussion.write permission (globally or on the watched repos)",
+            f"{account}: this fine-grained token may not write discussions in "
+            + ", ".join(shut_out),
+            "give it 'Write access to discussions' (discussion.write) globally, or scoped to"
+            " each namespace ALLOW_REPOS names",
         )
-    if role == "read":
-        return fail("token", f"{account}: a read-only token cannot post replies", new_token)
-    return Result("token", "warn", f"{account}: cannot tell what this token may do ({role})")
-
-
-def _may_write_discussions(fine: object) -> bool:
-    if not isinstance(fine, dict):
-        return False
-    scoped = fine.get("scoped")
-    granted = set(fine.get("global") or [])
-    for entry in scoped if isinstance(scoped, list) else []:
-        if isinstance(entry, dict):
-            granted.update(entry.get("permissions") or [])
-    return "discussion.write" in granted
+    calls_router = settings.inference_url is None and settings.inference_token is None
+    if calls_router and not rights.may(INFERENCE):
+        return fail(
+            "token",
+            f"{account}: this fine-grained token may not call Inference Providers",
+            "give it 'Make calls to Inference Providers' (inference.serverless.write)",
+        )
+    webhooks = [p for p in (WEBHOOKS_READ, WEBHOOKS_WRITE) if not rights.may(p)]
+    if webhooks:
+        return Result(
+            "token",
+            "warn",
+            f"{account}, a fine-grained token that may write discussions; the webhooks"
+            f" commands need {' and '.join(webhooks)}",
+        )
+    return ok("token", f"{account}, a fine-grained token that may write discussions")
 
 
 async def check_model(settings: Settings, hub: HubClient) -> Result:
@@ -198,7 +218,8 @@ def check_prompts(settings: Settings) -> Result:
 
 async def check_state(settings: Settings) -> Result:
     try:
-        store = await open_store(settings)
+        options = store_options(settings)
+        store = await open_store(options)
     except BotError as exc:
         return fail("state", str(exc), "see the message")
     try:
@@ -207,6 +228,6 @@ async def check_state(settings: Settings) -> Result:
         return fail("state", str(exc), "check the database")
     finally:
         await store.close()
-    if lost := lost_at_restart(settings):
+    if lost := lost_at_restart(options.sqlite_dir, settings.space_host):
         return Result("state", "warn", f"{store.where}, {depth} unfinished jobs; {lost}")
     return ok("state", f"{store.where}, {depth} unfinished jobs; survives a restart")
