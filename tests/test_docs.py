@@ -1,9 +1,11 @@
-"""Every setting the code reads is documented, with its name, in the order the code defines it."""
+"""The documentation agrees with the code: every setting, in the order the code defines it and
+with its default; every file of the package; every link; the two commands a newcomer runs."""
 
 from __future__ import annotations
 
 import re
 import tomllib
+from pathlib import Path
 
 import pytest
 from packaging.requirements import Requirement
@@ -22,11 +24,59 @@ def test_env_example_lists_every_setting_in_order() -> None:
     assert listed == IN_CODE
 
 
-def test_readme_table_lists_every_setting_in_order() -> None:
-    text = (ROOT / "README.md").read_text()
-    listed = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \|", text, re.MULTILINE)
+def _shown(default: object) -> str:
+    """A default as the settings table writes it."""
+    if isinstance(default, bool):
+        return "true" if default else "false"
+    if isinstance(default, float) and default.is_integer():
+        return str(int(default))
+    if isinstance(default, Path):
+        return f"./{default}"
+    if isinstance(default, tuple):
+        return " ".join(default)
+    return str(default)
 
-    assert listed == IN_CODE
+
+def test_the_settings_reference_lists_every_setting_in_order_with_its_default() -> None:
+    text = (ROOT / "docs" / "settings.md").read_text()
+    rows = re.findall(r"^\| `([A-Z][A-Z0-9_]+)` \| ([^|]*) \|", text, re.MULTILINE)
+
+    assert [name for name, _ in rows] == IN_CODE
+    for (name, written), spec in zip(rows, Settings.model_fields.values(), strict=True):
+        assert written.strip(), f"docs/settings.md: {name} has no default written"
+        if spec.default not in (None, ()):  # derived defaults are said in words
+            assert f"`{_shown(spec.default)}`" in written, f"docs/settings.md: {name}"
+
+
+def test_the_layout_names_every_file_of_the_package_and_nothing_else() -> None:
+    text = (ROOT / "docs" / "layout.md").read_text()
+    [tree] = re.findall(r"^```\n(bot/.+?)^```", text, re.MULTILINE | re.DOTALL)
+    listed, package = set(), ""
+    for line in tree.splitlines():
+        if folder := re.match(r"(bot/(?:\S+/)?)\s", line + " "):
+            package = folder[1]
+        elif entry := re.match(r"  (\S+)\s", line + " "):
+            listed.add(package + entry[1])
+    code = ROOT / "bot"
+    present = {
+        path.relative_to(ROOT).as_posix()
+        for path in code.rglob("*")
+        if path.is_file()
+        and path.name != "__init__.py"
+        and "__pycache__" not in path.parts
+        and not path.name.endswith(".pyc")
+    }
+
+    assert sorted(listed - present) == [], "docs/layout.md names files that are gone"
+    assert sorted(present - listed) == [], "docs/layout.md does not name these files"
+
+
+def test_every_relative_link_in_the_readme_and_docs_leads_to_a_file() -> None:
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    for page in pages:
+        for target in re.findall(r"\]\(([^)#\s]+)(?:#[^)]*)?\)", page.read_text()):
+            if "://" not in target:
+                assert (page.parent / target).exists(), f"{page.name} links to {target}"
 
 
 def test_readme_shows_the_two_commands_and_ci_runs_the_test_one() -> None:
