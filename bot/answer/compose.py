@@ -85,7 +85,7 @@ class Composer:
             raise
         answer = clean(generated, self._rules(bot, context))
         given = {f.url: f for f in (*context.lookups, *(read.tools.given if read.tools else ()))}
-        sources = tuple(given.values())
+        sources = tuple(found for found in given.values() if found.url)  # "" cites nothing
         body = prompts.reply(replace(context, sources=sources), answer) if answer else None
         return Draft(request, generated, body, sources)
 

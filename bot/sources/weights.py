@@ -96,8 +96,10 @@ def read(facts: RepoFacts, where: Where) -> Found:
     if weights:
         more = f" and {len(weights) - 12} more" if len(weights) > 12 else ""
         lines.append(f"Weight files: {', '.join(weights[:12])}{more}")
-    if not lines:  # a fact worth telling (a card-only or code-only repo), not a failure
-        lines.append("No weight files in this repo at this revision, and no parameter count.")
+    if not lines:  # a fact worth telling (a card-only or code-only repo), not a failure,
+        # and nothing to cite
+        text = "No weight files in this repo at this revision, and no parameter count."
+        return Found("weights", "files", "", text)
     return Found("weights", "files", f"{where.page}/tree/{_rev(where)}", "\n".join(lines))
 
 
