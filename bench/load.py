@@ -26,12 +26,30 @@ class Load:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    # The server's own CPU time (all its threads) per request: steadier than requests/s on a
+    # machine shared with other work, which takes turns on the server's core.
+    cpu_us_per_request: float = 0.0
 
 
-def measure(url: str, body: Path, secret: str, seconds: float, unique: bool = False) -> Load:
+def measure(
+    url: str, body: Path, secret: str, seconds: float, unique: bool = False, pid: int = 0
+) -> Load:
     _wrk(url, body, secret, 2, unique)
-    runs = [_wrk(url, body, secret, seconds, unique) for _ in range(REPEATS)]
+    runs = []
+    for _ in range(REPEATS):
+        before = _cpu_s(pid)
+        run = _wrk(url, body, secret, seconds, unique)
+        run.cpu_us_per_request = round((_cpu_s(pid) - before) / max(run.requests, 1) * 1e6, 1)
+        runs.append(run)
     return max(runs, key=lambda load: load.requests_per_s)
+
+
+def _cpu_s(pid: int) -> float:
+    """User and system CPU seconds of a process, all its threads (0 without a pid)."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _wrk(url: str, body: Path, secret: str, seconds: float, unique: bool) -> Load:

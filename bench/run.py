@@ -88,7 +88,8 @@ def _webhook_rows(
     url = f"http://127.0.0.1:{port}/webhook"
     env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
     with started(bare_limit(port), env, url) as limit:
-        rows = [Row("limit", "bare Starlette", limit, load.measure(url, IGNORED, SECRET, seconds))]
+        measured = load.measure(url, IGNORED, SECRET, seconds, pid=limit.pid)
+        rows = [Row("limit", "bare Starlette", limit, measured)]
     runs: list[tuple[str, str, Path, str, dict[str, str]]] = [
         ("unauthorised", "wrong secret", IGNORED, "not-the-secret", {}),
         ("ignored", "no mention", IGNORED, SECRET, {}),
@@ -102,7 +103,8 @@ def _webhook_rows(
         bot = [sys.executable, "-m", "bot"]
         with started(bot, bot_env(*urls, data, port, **extra), url) as server:
             unique = body == mention
-            rows.append(Row(kind, name, server, load.measure(url, body, secret, seconds, unique)))
+            measured = load.measure(url, body, secret, seconds, unique, server.pid)
+            rows.append(Row(kind, name, server, measured))
     return rows
 
 

@@ -5,6 +5,10 @@ refused: any answer but a 2xx makes the Hub retry and, in time, suspend the webh
 payload is read in two steps: the event first, and only for a new comment (the one thing the
 bot acts on) the repo, discussion and comment; and names are held to the Hub's rules only
 when the bot is about to act on them (`mention_of`).
+
+Decoding is msgspec's, straight from the body's bytes into frozen structs: one pass checks the
+whole document's syntax and keeps the top-level parts as raw JSON, and only the parts the
+decision needs are then decoded into types. Types are strict (no "4" for 4, no 1 for true).
 """
 
 from __future__ import annotations
@@ -12,9 +16,9 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+import msgspec
 
 SUPPORTED_VERSION = 3
 REPO_TYPES = ("model", "dataset", "space")
@@ -31,53 +35,70 @@ class PayloadError(ValueError):
     """The body is JSON but not a payload we can read; the message names the field."""
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True, frozen=True)
+class NotJSON(ValueError):
+    """The body is not UTF-8 JSON."""
 
 
-ModelT = TypeVar("ModelT", bound=_Strict)
-
-
-class Event(_Strict):
+class Event(msgspec.Struct, frozen=True):
     action: str
     scope: str
 
 
-class Author(_Strict):
+class Author(msgspec.Struct, frozen=True):
     id: str
 
 
-class Repo(_Strict):
+class Repo(msgspec.Struct, frozen=True):
     type: str
     name: str
     private: bool = False
 
 
-class Discussion(_Strict):
-    num: int = Field(ge=1)
+class Discussion(msgspec.Struct, frozen=True):
+    num: Annotated[int, msgspec.Meta(ge=1)]
     title: str = ""
     status: str = "open"
-    is_pull_request: bool = Field(default=False, alias="isPullRequest")
+    is_pull_request: bool = msgspec.field(default=False, name="isPullRequest")
 
 
-class Comment(_Strict):
+class Comment(msgspec.Struct, frozen=True):
     id: str
     author: Author
     content: str | None = None
     hidden: bool = False
 
 
-class Envelope(_Strict):
-    event: Event
-
-
-class Payload(_Strict):
+class Payload(msgspec.Struct, frozen=True):
     """A new comment (or a new discussion's opening post): what the bot may act on."""
 
     event: Event
     repo: Repo
     discussion: Discussion
     comment: Comment
+
+
+class _Webhook(msgspec.Struct):
+    version: Any = None
+
+
+class _Parts(msgspec.Struct):
+    """The top level of a payload, each part kept as raw JSON until it is needed (an empty Raw
+    when the part is absent). Decoding into it checks the syntax of the whole document."""
+
+    event: msgspec.Raw = msgspec.Raw()
+    webhook: msgspec.Raw = msgspec.Raw()
+    repo: msgspec.Raw = msgspec.Raw()
+    discussion: msgspec.Raw = msgspec.Raw()
+    comment: msgspec.Raw = msgspec.Raw()
+
+
+_PARTS = msgspec.json.Decoder(_Parts)
+_ANY = msgspec.json.Decoder()
+_WEBHOOK = msgspec.json.Decoder(_Webhook)
+_EVENT = msgspec.json.Decoder(Event)
+_REPO = msgspec.json.Decoder(Repo)
+_DISCUSSION = msgspec.json.Decoder(Discussion)
+_COMMENT = msgspec.json.Decoder(Comment)
 
 
 @dataclass(frozen=True)
@@ -128,44 +149,103 @@ class Mention:
 
 @dataclass(frozen=True)
 class Ignore:
-    """Why an authentic delivery gets no reply: a sentence, and a short code for metrics."""
+    """Why an authentic delivery gets no reply: a sentence, and a short code for metrics.
+    `event` ("scope/action") is set when the payload was set aside before a Payload was read,
+    for the delivery log."""
 
     reason: str
     code: str = "other"
+    event: str | None = None
+
+
+def decode_payload(body: bytes) -> Payload | Ignore:
+    """A new comment's payload, or why the delivery carries nothing to answer. Raises NotJSON
+    when the body is not UTF-8 JSON, and PayloadError naming the field when the event, or a
+    new comment's parts, have the wrong shape."""
+    try:
+        if not body.isascii():
+            body.decode()  # msgspec checks the UTF-8 of the strings it decodes, not of the rest
+        parts = _PARTS.decode(body)
+    except msgspec.ValidationError as exc:  # not an object: the rest is unread, check it too
+        _check_syntax(body)
+        raise PayloadError(_describe(exc, "body")) from None
+    except (UnicodeDecodeError, msgspec.DecodeError, RecursionError):
+        raise NotJSON("body is not valid UTF-8 JSON") from None
+    version = _version(parts.webhook)
+    if version is not None and version != SUPPORTED_VERSION:
+        reason = f"payload version {str(version)[:20]!r} is not supported"
+        return Ignore(reason, "version", _event_name(parts.event))
+    event = _part(_EVENT, parts.event, "event")
+    name = f"{event.scope}/{event.action}"[:100]
+    scope, action = normalize_scope(event.scope, event.action)
+    if scope not in COMMENT_SCOPES:
+        return Ignore(f"scope {event.scope[:60]!r} carries no comment", "scope", name)
+    if action != "create":
+        reason = f"action {event.action[:30]!r}: only new comments are answered"
+        return Ignore(reason, "action", name)
+    return Payload(
+        event,
+        _part(_REPO, parts.repo, "repo"),
+        _part(_DISCUSSION, parts.discussion, "discussion"),
+        _part(_COMMENT, parts.comment, "comment"),
+    )
 
 
 def parse_payload(raw: Any) -> Payload | Ignore:
-    """A new comment's payload, or why the delivery carries nothing to answer. Raises
-    PayloadError naming the field when the event, or a new comment's parts, have the wrong
-    shape."""
-    if not isinstance(raw, dict):
-        raise PayloadError(f"body: expected a JSON object, got {type(raw).__name__}")
-    webhook = raw.get("webhook")
-    version = webhook.get("version") if isinstance(webhook, dict) else None
-    if version is not None and version != SUPPORTED_VERSION:
-        return Ignore(f"payload version {str(version)[:20]!r} is not supported", "version")
-    event = _validated(Envelope, raw).event
-    scope, action = normalize_scope(event.scope, event.action)
-    if scope not in COMMENT_SCOPES:
-        return Ignore(f"scope {event.scope[:60]!r} carries no comment", "scope")
-    if action != "create":
-        return Ignore(f"action {event.action[:30]!r}: only new comments are answered", "action")
-    return _validated(Payload, raw)
-
-
-def _validated(model: type[ModelT], raw: dict[str, Any]) -> ModelT:
+    """`decode_payload` for JSON already decoded (a file, an environment variable)."""
     try:
-        return model.model_validate(raw)
-    except ValidationError as exc:
-        raise PayloadError(_describe(exc)) from None
+        body = msgspec.json.encode(raw)
+    except (msgspec.EncodeError, TypeError, ValueError, RecursionError) as exc:
+        raise PayloadError(f"body: cannot be read as JSON ({exc})") from None
+    return decode_payload(body)
 
 
-def _describe(exc: ValidationError) -> str:
-    problems = []
-    for error in exc.errors(include_url=False, include_input=False)[:3]:
-        field = ".".join(str(part) for part in error["loc"]) or "body"
-        problems.append(f"{field}: {error['msg']}")
-    return "; ".join(problems)
+def _check_syntax(body: bytes) -> None:
+    try:
+        _ANY.decode(body)
+    except msgspec.ValidationError:  # valid JSON with a number beyond a float's range
+        pass
+    except (msgspec.DecodeError, RecursionError):
+        raise NotJSON("body is not valid UTF-8 JSON") from None
+
+
+def _version(raw: msgspec.Raw) -> Any:
+    """The payload's version, or None when there is no `webhook` object to say it."""
+    if not raw:
+        return None
+    try:
+        return _WEBHOOK.decode(raw).version
+    except msgspec.ValidationError:
+        return None
+
+
+def _event_name(raw: msgspec.Raw) -> str | None:
+    try:
+        event = _EVENT.decode(raw) if raw else None
+    except msgspec.ValidationError:
+        return None
+    return f"{event.scope}/{event.action}"[:100] if event else None
+
+
+def _part(decoder: msgspec.json.Decoder[Any], raw: msgspec.Raw, name: str) -> Any:
+    if not raw:
+        raise PayloadError(f"{name}: field required")
+    try:
+        return decoder.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise PayloadError(_describe(exc, name)) from None
+
+
+_MISSING = re.compile(r"Object missing required field `(.+)`")
+
+
+def _describe(exc: msgspec.ValidationError, part: str) -> str:
+    """msgspec's message, as "field.path: what is wrong"."""
+    message, _, where = str(exc).partition(" - at `$")
+    field = part + where.rstrip("`")
+    if missing := _MISSING.fullmatch(message):
+        field, message = f"{field}.{missing[1]}", "field required"
+    return f"{field}: {message[:1].lower()}{message[1:]}"
 
 
 def normalize_scope(scope: str, action: str) -> tuple[str, str]:
@@ -178,7 +258,7 @@ def normalize_scope(scope: str, action: str) -> tuple[str, str]:
     return scope, action
 
 
-def mention_of(payload: Payload, text: str, undecided: bool = False) -> Mention:
+def mention_of(payload: Payload, text: str, undecided: bool = False, delivery: str = "") -> Mention:
     """The parts of a payload a reply needs, received now. The repo name and comment id are
     held to the Hub's rules here, since they become a URL: PayloadError otherwise."""
     repo, discussion, comment = payload.repo, payload.discussion, payload.comment
@@ -197,5 +277,6 @@ def mention_of(payload: Payload, text: str, undecided: bool = False) -> Mention:
         repo_private=repo.private,
         discussion_status=discussion.status,
         received_at=time.time(),
+        delivery=delivery,
         undecided=undecided,
     )

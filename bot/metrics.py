@@ -26,6 +26,7 @@ class UpstreamHealth:
     last_success: float | None = None
     last_failure: float | None = None
     last_failure_reason: str | None = None
+    failing_since: float | None = None  # the first failure after the last success
 
     @property
     def state(self) -> str:
@@ -79,6 +80,7 @@ class Metrics:
             "Age of the oldest unfinished job (0 when there is none)",
             registry=self.registry,
         )
+        self._delivery_counters: dict[tuple[str, str], Counter] = {}
         self.rejected = Rejected()
         self.health: dict[str, UpstreamHealth] = {
             "Hub": UpstreamHealth(),
@@ -91,7 +93,13 @@ class Metrics:
         self.oldest_job_age.set_function(lambda: store.oldest_age_now)
 
     def delivery(self, outcome: str, reason: str = "") -> None:
-        self.deliveries.labels(outcome, reason).inc()
+        # The labelled counter is looked up once per kind: on a flood this is per request.
+        counter = self._delivery_counters.get((outcome, reason))
+        if counter is None:
+            counter = self._delivery_counters[outcome, reason] = self.deliveries.labels(
+                outcome, reason
+            )
+        counter.inc()
         if outcome == "unauthorised":
             self.rejected.count += 1
             self.rejected.last = time.time()
@@ -104,10 +112,11 @@ class Metrics:
         own_time.upstream_waited(seconds)
         health = self.health.setdefault(service, UpstreamHealth())
         if failure is None:
-            health.last_success = time.time()
+            health.last_success, health.failing_since = time.time(), None
         else:
             health.last_failure = time.time()
             health.last_failure_reason = self._redact(failure)
+            health.failing_since = health.failing_since or health.last_failure
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

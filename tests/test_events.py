@@ -3,10 +3,21 @@ payload shapes."""
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from bot.decide import Decider
-from bot.events import Ignore, Mention, PayloadError, normalize_scope, parse_payload
+from bot.events import (
+    Ignore,
+    Mention,
+    NotJSON,
+    PayloadError,
+    decode_payload,
+    normalize_scope,
+    parse_payload,
+)
 from tests.conftest import BOT, load_payload
 
 DECIDER = Decider(BOT)
@@ -154,3 +165,37 @@ def test_with_a_handle_but_no_identity_its_own_comment_is_caught_when_the_job_ru
     assert isinstance(recorded, Mention) and not recorded.undecided
     verdict = DECIDER.recheck(recorded)
     assert verdict is not None and verdict.code == "own_comment"
+
+
+def test_the_parts_left_unread_are_still_checked_as_utf8_json() -> None:
+    # Only the event of a repo update is read; a broken byte or token elsewhere is still a 400.
+    good = load_payload("repo_content_update")
+    body = json.dumps(good).encode()
+    assert isinstance(decode_payload(body), Ignore)
+
+    with pytest.raises(NotJSON):
+        decode_payload(body[:-1] + b', "extra": "\xff"}')
+    with pytest.raises(NotJSON):
+        decode_payload(body[:-1] + b', "extra": [1, 2,]}')
+    with pytest.raises(NotJSON):
+        decode_payload(b"[" + b"1, " * 10 + b"oops]")  # not an object, and not JSON either
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("discussion", "isPullRequest"), 1, "discussion.isPullRequest"),
+        (("discussion", "num"), 4.0, "discussion.num"),
+        (("discussion", "num"), 0, "discussion.num"),
+        (("comment", "author"), {}, "comment.author.id"),
+        (("event", "scope"), None, "event.scope"),
+    ],
+)
+def test_types_are_strict_and_the_error_names_the_field(
+    path: tuple[str, str], value: object, field: str
+) -> None:
+    raw = load_payload("comment_create_mention")
+    raw[path[0]][path[1]] = value
+
+    with pytest.raises(PayloadError, match=rf"^{re.escape(field)}: "):
+        decode_payload(json.dumps(raw).encode())

@@ -72,6 +72,21 @@ def test_secret_may_come_in_the_query_string(client: httpx.Client) -> None:
     assert wrong.status_code == 403
 
 
+@pytest.mark.parametrize(
+    ("first", "second", "status"),
+    [(b"", WEBHOOK_SECRET.encode(), 202), (b"wrong", WEBHOOK_SECRET.encode(), 403)],
+    ids=["empty-then-right", "wrong-then-right"],
+)
+def test_of_repeated_secret_headers_the_first_with_a_value_counts(
+    client: httpx.Client, first: bytes, second: bytes, status: int
+) -> None:
+    headers = [(b"x-webhook-secret", first), (b"x-webhook-secret", second)]
+
+    response = client.post("/webhook", content=json.dumps(MENTION), headers=headers)
+
+    assert response.status_code == status
+
+
 def test_header_secret_wins_over_query(client: httpx.Client) -> None:
     response = client.post(
         "/webhook?secret=nope",

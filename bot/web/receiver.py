@@ -17,29 +17,33 @@ from __future__ import annotations
 import hashlib
 import hmac
 import itertools
-import json
 import logging
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
+import msgspec
 from starlette.requests import ClientDisconnect, Request
-from starlette.responses import JSONResponse
+from starlette.responses import Response
+from starlette.types import Receive
 
 from bot.decide import Decider
-from bot.events import Ignore, Mention, Payload, PayloadError, parse_payload
+from bot.events import Ignore, Mention, NotJSON, Payload, PayloadError, decode_payload
 from bot.guards import Guards
 from bot.hub.client import Whoami
 from bot.logs import Throttle, log_event
 from bot.metrics import Metrics
-from bot.store import Enqueue, EnqueueOutcome, Store, StoreUnavailable
+from bot.store import DeliveryOutcome, Enqueue, EnqueueOutcome, Store, StoreUnavailable
 from bot.web.batching import GroupCommit
 
 log = logging.getLogger("bot.webhooks")
+_JSON = msgspec.json.Encoder()
 
 SECRET_HEADER = b"x-webhook-secret"
+ID_HEADER = b"webhook-id"
+LENGTH_HEADER = b"content-length"
 # Ids for deliveries without a Webhook-Id: unique per process start, cheap to make.
 _LOCAL_PREFIX = secrets.token_hex(3)
 _local_serial = itertools.count(1)
@@ -52,13 +56,36 @@ class BodyTooLarge(Exception):
     pass
 
 
+class JSONAnswer(Response):
+    """A response whose JSON is already encoded, its few headers set without Starlette's
+    general checks (a webhook's answer has a body, and names no content headers itself)."""
+
+    media_type = "application/json"
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        self.raw_headers = [
+            (b"content-length", str(len(self.body)).encode()),
+            (b"content-type", b"application/json"),
+            *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
+        ]
+
+
+@dataclass
+class Given:
+    """What the receiver reads from a request's headers, found in one pass over them."""
+
+    secret: bytes | None = None
+    webhook_id: str | None = None
+    length: bytes | None = None
+
+
 @dataclass
 class Receipt:
     """The answer to one delivery, and what to remember about it."""
 
     status: int
     body: dict[str, Any]
-    outcome: str
+    outcome: DeliveryOutcome
     code: str = ""
     event: str | None = None
     repo: str | None = None  # None for a private repo: its name is never recorded
@@ -70,7 +97,9 @@ class Receipt:
         return self.body.get("reason") or self.body.get("error")
 
 
-def refused(status: int, outcome: str, message: str, retry_after: int | None = None) -> Receipt:
+def refused(
+    status: int, outcome: DeliveryOutcome, message: str, retry_after: int | None = None
+) -> Receipt:
     headers = {"Retry-After": str(retry_after)} if retry_after else {}
     return Receipt(status, {"error": message}, outcome, outcome, headers=headers)
 
@@ -100,14 +129,12 @@ class WebhookReceiver:
         self._refusals = Throttle(REFUSAL_LOG_INTERVAL)
         self._bursts = Throttle(1.0, DELIVERY_LINES_PER_SECOND)
 
-    async def __call__(self, request: Request) -> JSONResponse:
-        # An overlong id is not one the Hub sent: it is not used to dedupe.
-        given = request.headers.get("webhook-id", "")
-        webhook_id = given if 0 < len(given) <= MAX_WEBHOOK_ID else None
-        delivery = webhook_id or f"local-{_LOCAL_PREFIX}-{next(_local_serial)}"
-        receipt = await self._receive(request, webhook_id, delivery)
+    async def __call__(self, request: Request) -> Response:
+        given = _given(request)
+        delivery = given.webhook_id or f"local-{_LOCAL_PREFIX}-{next(_local_serial)}"
+        receipt = await self._receive(request, given, delivery)
         self._metrics.delivery(receipt.outcome, receipt.code)
-        if receipt.outcome == "unauthorised":
+        if receipt.outcome is DeliveryOutcome.UNAUTHORISED:
             # A flood at a public URL costs one row and one line per interval.
             held = self._refusals.admit(receipt.status)
             if held is not None:
@@ -129,7 +156,7 @@ class WebhookReceiver:
                 job=receipt.job_id,
                 **({"similar_not_logged": held} if held else {}),
             )
-        return JSONResponse(receipt.body, receipt.status, receipt.headers or None)
+        return JSONAnswer(_JSON.encode(receipt.body), receipt.status, receipt.headers or None)
 
     def _record(self, delivery: str, receipt: Receipt) -> None:
         self._store.record_delivery(
@@ -142,36 +169,36 @@ class WebhookReceiver:
             receipt.job_id,
         )
 
-    async def _receive(self, request: Request, webhook_id: str | None, delivery: str) -> Receipt:
-        given = _given_secret(request)
-        if given is None:
+    async def _receive(self, request: Request, given: Given, delivery: str) -> Receipt:
+        secret = given.secret if given.secret is not None else _secret_in_query(request)
+        if secret is None:
             return refused(
                 401,
-                "unauthorised",
+                DeliveryOutcome.UNAUTHORISED,
                 "missing webhook secret: send it in the X-Webhook-Secret header",
             )
         # Hashing first makes the comparison constant-time in the length too.
-        if not hmac.compare_digest(hashlib.sha256(given).digest(), self._secret_digest):
-            return refused(403, "unauthorised", "wrong webhook secret")
+        if not hmac.compare_digest(hashlib.sha256(secret).digest(), self._secret_digest):
+            return refused(403, DeliveryOutcome.UNAUTHORISED, "wrong webhook secret")
         try:
-            raw = json.loads(await self._read_body(request))
+            parsed = decode_payload(await self._read_body(request.receive, given.length))
         except BodyTooLarge:
-            return refused(413, "malformed", f"body is larger than {self._max_body} bytes")
-        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
-            return refused(400, "malformed", "body is not valid UTF-8 JSON")
-        except ValueError as exc:
-            return refused(400, "malformed", str(exc))
-        except ClientDisconnect:
-            return refused(400, "malformed", "client disconnected before the body was complete")
-        try:
-            parsed = parse_payload(raw)
+            return refused(
+                413, DeliveryOutcome.MALFORMED, f"body is larger than {self._max_body} bytes"
+            )
         except PayloadError as exc:
-            return refused(422, "malformed", f"malformed payload: {exc}")
+            return refused(422, DeliveryOutcome.MALFORMED, f"malformed payload: {exc}")
+        except (NotJSON, ValueError) as exc:
+            return refused(400, DeliveryOutcome.MALFORMED, str(exc))
+        except ClientDisconnect:
+            return refused(
+                400, DeliveryOutcome.MALFORMED, "client disconnected before the body was complete"
+            )
         if isinstance(parsed, Ignore):
             receipt = ignored(parsed)
-            receipt.event = _event_name(raw)
+            receipt.event = parsed.event
             return receipt
-        receipt = await self._decide(parsed, webhook_id, delivery)
+        receipt = await self._decide(parsed, given.webhook_id, delivery)
         receipt.event = f"{parsed.event.scope}/{parsed.event.action}"[:100]
         if not parsed.repo.private:
             receipt.repo = parsed.repo.name[:200]
@@ -179,17 +206,19 @@ class WebhookReceiver:
 
     async def _decide(self, payload: Payload, webhook_id: str | None, delivery: str) -> Receipt:
         try:
-            decision = self._current_decider().decide(payload)
+            decision = self._current_decider().decide(payload, delivery)
         except PayloadError as exc:
-            return refused(422, "malformed", f"malformed payload: {exc}")
+            return refused(422, DeliveryOutcome.MALFORMED, f"malformed payload: {exc}")
         if isinstance(decision, Mention):
-            decision = self._guards.refuse(decision) or replace(decision, delivery=delivery)
+            decision = self._guards.refuse(decision) or decision
         if isinstance(decision, Ignore):
             return ignored(decision)
         try:
             recorded = await self._commits.enqueue(Enqueue(decision, webhook_id, self._max_queue))
         except StoreUnavailable:  # already logged, once per incident, by the store
-            return refused(503, "unrecorded", "the bot cannot record deliveries right now", 30)
+            return refused(
+                503, DeliveryOutcome.UNRECORDED, "the bot cannot record deliveries right now", 30
+            )
         return self._acknowledge(*recorded)
 
     def _current_decider(self) -> Decider:
@@ -203,47 +232,78 @@ class WebhookReceiver:
         return self._decider
 
     def _acknowledge(self, outcome: EnqueueOutcome, job_id: int) -> Receipt:
-        if outcome == "full":
+        if outcome is EnqueueOutcome.FULL:
             message = f"the queue is full ({self._max_queue} jobs); try again later"
-            return refused(503, "full", message, 60)
-        if outcome == "duplicate":
-            return Receipt(200, {"status": "duplicate", "id": job_id}, "duplicate", job_id=job_id)
+            return refused(503, DeliveryOutcome.FULL, message, 60)
+        if outcome is EnqueueOutcome.DUPLICATE:
+            return Receipt(
+                200, {"status": "duplicate", "id": job_id}, DeliveryOutcome.DUPLICATE, job_id=job_id
+            )
         self._on_queued()
-        return Receipt(202, {"status": "queued", "id": job_id}, "queued", job_id=job_id)
+        return Receipt(
+            202, {"status": "queued", "id": job_id}, DeliveryOutcome.QUEUED, job_id=job_id
+        )
 
-    async def _read_body(self, request: Request) -> bytes:
-        declared = request.headers.get("content-length")
+    async def _read_body(self, receive: Receive, declared: bytes | None) -> bytes:
         if declared is not None:
             if not declared.isdigit():
                 raise ValueError("Content-Length is not a number")
             if int(declared) > self._max_body:
                 raise BodyTooLarge
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > self._max_body:
+        # The ASGI messages read directly: a whole body usually comes in one.
+        body, more = b"", True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientDisconnect
+            chunk: bytes = message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) + len(chunk) > self._max_body:
                 raise BodyTooLarge
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def _event_name(raw: object) -> str | None:
-    event = raw.get("event") if isinstance(raw, dict) else None
-    if not isinstance(event, dict):
-        return None
-    return f"{event.get('scope')}/{event.get('action')}"[:100]
+            body += chunk
+        return body
 
 
 def ignored(decision: Ignore) -> Receipt:
-    return Receipt(200, {"status": "ignored", "reason": decision.reason}, "ignored", decision.code)
+    return Receipt(
+        200,
+        {"status": "ignored", "reason": decision.reason},
+        DeliveryOutcome.IGNORED,
+        decision.code,
+    )
 
 
-def _given_secret(request: Request) -> bytes | None:
-    # Raw bytes, so a non-ASCII secret is simply wrong rather than a decoding error.
+def _given(request: Request) -> Given:
+    """The secret as raw bytes (a non-ASCII secret is simply wrong rather than a decoding
+    error), the delivery's id and its declared length. An overlong or undecodable id is not
+    one the Hub sent: it is not used to dedupe."""
     headers: list[tuple[bytes, bytes]] = request.scope["headers"]
+    named = dict(headers)
+    if len(named) == len(headers):  # no header repeated: the usual case, read in C
+        secret, webhook_id = named.get(SECRET_HEADER) or None, named.get(ID_HEADER, b"")
+        return Given(
+            secret,
+            webhook_id.decode("latin-1") if 0 < len(webhook_id) <= MAX_WEBHOOK_ID else None,
+            named.get(LENGTH_HEADER),
+        )
+    given, seen = Given(), set[bytes]()
     for name, value in headers:
-        if name == SECRET_HEADER and value:
-            return value
+        if name == SECRET_HEADER:
+            if value and given.secret is None:
+                given.secret = value
+        elif name in seen:
+            continue  # the first of a repeated header counts
+        elif name == ID_HEADER:
+            seen.add(name)
+            if 0 < len(value) <= MAX_WEBHOOK_ID:
+                given.webhook_id = value.decode("latin-1")
+        elif name == LENGTH_HEADER:
+            seen.add(name)
+            given.length = value
+    return given
+
+
+def _secret_in_query(request: Request) -> bytes | None:
     query: bytes = request.scope.get("query_string", b"")
     for name, value in parse_qsl(query):
         if name == b"secret" and value:

@@ -14,8 +14,12 @@ numerous clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import resource
+import signal
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import uvicorn
@@ -56,20 +60,33 @@ def deadline_protocol(header_timeout: float, body_timeout: float) -> type[HttpTo
 
         def connection_lost(self, exc: Exception | None) -> None:
             self._disarm()
-            super().connection_lost(exc)
-
-        def _arm(self, timeout: float) -> None:
-            self._disarm()
-            self._deadline = self.loop.call_later(timeout, self._too_slow)
-
-        def _disarm(self) -> None:
             if self._deadline is not None:
                 self._deadline.cancel()
                 self._deadline = None
+            super().connection_lost(exc)
 
-        def _too_slow(self) -> None:
+        # A deadline is a time; one timer per connection checks it when it fires and follows
+        # it if it has moved, so a request costs no timer of its own.
+        _due: float | None = None
+
+        def _arm(self, timeout: float) -> None:
+            self._due = due = self.loop.time() + timeout
+            if self._deadline is not None and self._deadline.when() > due:
+                self._deadline.cancel()
+                self._deadline = None
+            if self._deadline is None:
+                self._deadline = self.loop.call_at(due, self._check)
+
+        def _disarm(self) -> None:
+            self._due = None
+
+        def _check(self) -> None:
             self._deadline = None
-            if not self.transport.is_closing():
+            if self._due is None or self.transport.is_closing():
+                return
+            if self.loop.time() < self._due:
+                self._deadline = self.loop.call_at(self._due, self._check)
+            else:
                 self.transport.close()
 
     return DeadlineProtocol
@@ -127,6 +144,25 @@ def report_loop_errors(loop: asyncio.AbstractEventLoop, context: dict[str, Any])
     )
 
 
+class Server(uvicorn.Server):
+    """uvicorn's server, which also stops gracefully on SIGHUP (a closed terminal, a
+    supervisor's stop), not only on SIGINT and SIGTERM: without this, SIGHUP's default action
+    ends the process at once, mid-reply."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            if threading.current_thread() is not threading.main_thread():
+                yield  # signals reach the main thread only
+                return
+            previous = signal.signal(signal.SIGHUP, self.handle_exit)
+            try:
+                yield
+            finally:
+                # Restored before uvicorn raises the captured signals again on its way out.
+                signal.signal(signal.SIGHUP, previous)
+
+
 def serve(app: Any, settings: Settings) -> None:
     open_files = raise_open_files_limit()
     quiet_resource_errors()
@@ -144,7 +180,7 @@ def serve(app: Any, settings: Settings) -> None:
         limit_concurrency=connection_cap(settings, open_files),
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
-    server = uvicorn.Server(config)
+    server = Server(config)
 
     async def run() -> None:
         asyncio.get_running_loop().set_exception_handler(report_loop_errors)
