@@ -1,5 +1,6 @@
 """The three backends against a fake that validates as real servers do: what they send, what
-they read back, and how a refusal becomes a reason an operator can act on."""
+they read back (never a reasoning model's thinking), and how a refusal becomes a reason an
+operator can act on."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from bot.answer.prompts import SAMPLE_CONTEXT, Prompts
 from bot.errors import TransientError, UpstreamError
 from bot.inference import GenerationParameters, Model, model_for
+from bot.inference.reasoning import REASONING_ROOM, ReasonedOnly, without_reasoning
 from bot.inference.routing import Api, Route
 from bot.upstream import RetryPolicy, error_from_response
 from tests.botprocess import ROOT
@@ -116,6 +118,7 @@ async def test_the_routers_error_envelope_gives_its_message_not_a_dict(model: Fa
         await generate(backend("chat", model))
 
     assert caught.value.detail == message
+    assert (caught.value.code, caught.value.request_id) == ("model_not_supported", "Root=1-fake-1")
     assert "{" not in caught.value.summary().split("(")[0]
     assert "choose a served INFERENCE_MODEL" in caught.value.hint
 
@@ -164,3 +167,43 @@ async def test_a_5xx_with_a_long_rate_limit_window_is_retried_promptly(model: Fa
     assert answer == model.reply
     [wait] = sleeps.waits
     assert wait < 30
+
+
+@pytest.mark.parametrize(
+    ("content", "answer"),
+    [
+        ("<think>The card says MIT.</think>\n\nIt is MIT.", "It is MIT."),
+        ("The template opened the thought.</think>It is MIT.", "It is MIT."),
+        ("It is MIT.<think>an aside</think> Really.", "It is MIT. Really."),
+        ("<think>cut off while thinking", ""),
+        ("It is MIT.", "It is MIT."),
+    ],
+)
+def test_thinking_is_cut_from_the_answer(content: str, answer: str) -> None:
+    assert without_reasoning(content) == (answer, content != answer)
+
+
+@pytest.mark.parametrize("api", ["completions", "chat"])
+async def test_reasoning_beside_or_inside_the_answer_is_not_the_answer(
+    api: Api, model: FakeModel
+) -> None:
+    model.reasoning = "Let me look at the card first."
+    model.think = api == "completions"  # chat sends it as reasoning_content
+
+    answer = await generate(backend(api, model))
+
+    assert answer == model.reply
+
+
+async def test_only_reasoning_is_asked_again_once_with_room_then_fails_for_good(
+    model: FakeModel,
+) -> None:
+    model.reasoning = "Still thinking."
+    model.thinks_for = 10_000
+
+    with pytest.raises(ReasonedOnly) as caught:
+        await generate(backend("chat", model))
+
+    assert [r.body["max_tokens"] for r in model.requests] == [32, 32 + REASONING_ROOM]
+    assert not isinstance(caught.value, TransientError)
+    assert "REASONING_EFFORT" in caught.value.hint

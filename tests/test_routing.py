@@ -1,5 +1,7 @@
-"""Which provider, route and task answer: the Hub's mapping read in both forms, a live provider
-chosen as huggingface_hub does, and a plain answer when nothing serves the model."""
+"""Which provider, route and task answer: the Hub's mapping read in both forms, chat models
+through the router's own route (`id:fastest`, `id:cheapest`, `id:provider`), text-generation
+models through every live provider in order, and a plain answer when nothing serves the
+model."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.config import Settings
+from bot.config import Secret, Settings
 from bot.errors import TransientError
 from bot.hub.client import HubClient
 from bot.inference.routing import (
@@ -21,9 +23,9 @@ from bot.inference.routing import (
     parse_mapping,
     resolve,
 )
-from bot.services import route_options
+from bot.services import find_route, route_options
 from bot.upstream import RetryPolicy
-from tests.fakes import FakeHub, FakeModel, Scripted
+from tests.fakes import TOKEN, FakeHub, FakeModel, Scripted
 
 pytestmark = pytest.mark.anyio
 ROUTER = "https://router.huggingface.co"
@@ -67,12 +69,14 @@ def test_both_forms_of_the_mapping_are_read_and_malformed_entries_skipped() -> N
     assert parse_mapping({"id": "unserved/model"}) == []
 
 
-def test_the_first_live_provider_wins_and_its_task_picks_the_api(settings: Settings) -> None:
+def test_the_first_live_provider_picks_the_api_and_the_others_follow(settings: Settings) -> None:
     found = parse_mapping(
         mapping(
             novita=("text-generation", "staging"),
             featherless_ai=("text-generation", "live"),
             together=("conversational", "live"),
+            nscale=("text-generation", "error"),
+            deepinfra=("text-generation", "live"),
         )
     )
 
@@ -85,7 +89,29 @@ def test_the_first_live_provider_wins_and_its_task_picks_the_api(settings: Setti
         "id-at-featherless_ai",
         "featherless-ai",
         "text-generation",
+        fallbacks=(
+            Route(
+                "completions",
+                f"{ROUTER}/deepinfra/v1/openai/completions",
+                "bigscience/bloom",
+                "id-at-deepinfra",
+                "deepinfra",
+                "text-generation",
+            ),
+        ),
     )
+    assert route.describe().endswith("/featherless-ai/v1/completions, then deepinfra")
+
+
+def test_entries_in_staging_or_error_are_skipped_not_fatal(settings: Settings) -> None:
+    found = parse_mapping(
+        mapping(novita=("text-generation", "staging"), nscale=("text-generation", "error"))
+    )
+
+    with pytest.raises(LookupError):
+        choose(routed(settings), found)
+    with_one_live = [*found, *parse_mapping(mapping(together=("text-generation", "live")))]
+    assert choose(routed(settings), with_one_live).provider == "together"
 
 
 def test_a_conversational_task_goes_through_chat_and_providers_keep_their_own_paths(
@@ -94,8 +120,34 @@ def test_a_conversational_task_goes_through_chat_and_providers_keep_their_own_pa
     chat = choose(routed(settings), parse_mapping(mapping(groq=("conversational", "live"))))
     novita = choose(routed(settings), parse_mapping(mapping(novita=("text-generation", "live"))))
 
-    assert (chat.api, chat.url) == ("chat", f"{ROUTER}/groq/openai/v1/chat/completions")
+    # The router picks the provider for chat, by INFERENCE_POLICY (fastest unless set).
+    assert (chat.api, chat.url, chat.request_model) == (
+        "chat",
+        f"{ROUTER}/v1/chat/completions",
+        "bigscience/bloom:fastest",
+    )
+    assert chat.describe().startswith("bigscience/bloom via the router's fastest provider")
     assert (novita.api, novita.url) == ("completions", f"{ROUTER}/novita/v3/openai/completions")
+
+
+def test_the_policy_is_the_suffix_of_the_model_when_no_provider_is_pinned(
+    settings: Settings,
+) -> None:
+    found = parse_mapping(mapping(groq=("conversational", "live")))
+
+    cheapest = choose(routed(settings, inference_policy="cheapest"), found)
+    pinned = choose(routed(settings, inference_policy="cheapest", inference_provider="groq"), found)
+
+    assert (cheapest.request_model, cheapest.provider, cheapest.policy) == (
+        "bigscience/bloom:cheapest",
+        None,
+        "cheapest",
+    )
+    assert (pinned.request_model, pinned.provider, pinned.policy) == (
+        "bigscience/bloom:groq",
+        "groq",
+        None,
+    )
 
 
 def test_hf_inference_keeps_its_own_text_generation_path(settings: Settings) -> None:
@@ -156,6 +208,18 @@ async def test_the_hub_is_asked_with_the_expand_fields(
     assert asked.path == "/api/models/bigscience/bloom"
 
 
+async def test_the_mapping_in_list_form_is_read_too(
+    settings: Settings, hub: FakeHub, hub_client: HubClient
+) -> None:
+    hub.mapping_as_list = True
+    hub.serve_model("bigscience/bloom", "novita", "text-generation", status="error")
+    hub.serve_model("bigscience/bloom", "featherless-ai", "text-generation")
+
+    route = await resolve(routed(settings), hub_client)
+
+    assert (route.provider, route.fallbacks) == ("featherless-ai", ())
+
+
 async def test_an_unserved_model_says_so_and_names_three_served_models(
     settings: Settings, hub: FakeHub, hub_client: HubClient
 ) -> None:
@@ -212,3 +276,27 @@ async def test_a_custom_url_is_probed_for_what_it_serves(
         "my-org/served-model",
     )
     assert model.requests == []  # probes are GETs: nothing was generated
+
+
+async def test_the_mapping_is_read_with_the_token_that_calls_the_model(settings: Settings) -> None:
+    inference_token = "hf_inference_only_0123456789"
+    hub = FakeHub(token=inference_token)  # knows that token alone
+    hub.serve_model("bigscience/bloom", "featherless-ai", "text-generation")
+    as_bot = HubClient(
+        httpx.AsyncClient(
+            base_url="http://hub.test",
+            headers={"Authorization": f"Bearer {TOKEN}"},
+            transport=httpx.ASGITransport(app=hub.app),
+        ),
+        RetryPolicy(budget=0),
+    )
+    changed = {"inference_url": None, "inference_token": Secret(inference_token)}
+
+    route = await find_route(
+        settings.model_copy(update=changed),
+        as_bot,
+        hub_transport=httpx.ASGITransport(app=hub.app),
+    )
+
+    assert route.provider == "featherless-ai"
+    assert [r.authorization for r in hub.requests] == [f"Bearer {inference_token}"]

@@ -6,7 +6,8 @@
                      text generation through Inference Providers, vLLM, TGI, llama.cpp
     chat             OpenAI /v1/chat/completions {"model", "messages"}: chat models
 
-`endpoint` holds what they share: the call, the retry policy, the errors and their hints.
+`endpoint` holds what they share: the call, the retry policy, failing over to the next
+provider, reasoning cut from answers, the errors and their hints.
 `Models` holds the one in use, built from the route `bot.inference.routing` found.
 """
 
@@ -45,8 +46,9 @@ def model_for(
     retry: RetryPolicy,
     observe: Observer = ignore_call,
     limits: CallLimits = MODEL_LIMITS,
+    bill_to: str | None = None,
 ) -> Model:
-    return _BACKENDS[route.api](http, route, parameters, retry, observe, limits)
+    return _BACKENDS[route.api](http, route, parameters, retry, observe, limits, bill_to)
 
 
 class Models:

@@ -7,6 +7,9 @@ makes are run (at most MAX_TOOL_CALLS in all; one over gets an error result) and
 sent back as `role: tool` messages, until the model answers in words. The last round offers the
 tools with `tool_choice: none`, so the model must answer. A provider that refuses `tools` (a
 400 or 422 naming them) is asked again without them, once, and never offered them again.
+
+A reasoning model's `reasoning_content` (`reasoning` on TGI) is its thinking, not the answer;
+REASONING_EFFORT, when set, is sent as `reasoning_effort`.
 """
 
 from __future__ import annotations
@@ -18,7 +21,14 @@ import httpx
 
 from bot.answer.prompts import PromptContext, PromptSet
 from bot.errors import UpstreamError
-from bot.inference.endpoint import SERVICE, Endpoint, ModelRequest, first_choice
+from bot.inference.endpoint import (
+    SERVICE,
+    Endpoint,
+    ModelRequest,
+    first_choice,
+)
+from bot.inference.reasoning import ReasonedOnly, without_reasoning
+from bot.inference.routing import Route
 from bot.sources.found import Toolbox
 from bot.upstream import json_body
 
@@ -42,24 +52,26 @@ class ChatModel(Endpoint):
             "max_tokens": self._parameters.max_new_tokens,
             **self._parameters.sampling(),
         }
+        if self._parameters.reasoning_effort:
+            body["reasoning_effort"] = self._parameters.reasoning_effort
         return ChatRequest(shown, body, context.tools)
 
-    async def _call(self, request: ModelRequest) -> str:
+    async def _call(self, request: ModelRequest, route: Route) -> str:
         tools = request.tools if isinstance(request, ChatRequest) else None
         if tools is None or self.refuses_tools or tools.max_calls <= 0:
-            return await super()._call(request)
+            return await super()._call(request, route)
         messages: list[dict[str, Any]] = list(request.body["messages"])
         made = 0
         while True:
             last = made >= tools.max_calls
             offer = {"tools": tools.specs(), "tool_choice": "none" if last else "auto"}
-            response = await self._post({**request.body, "messages": messages, **offer})
+            response = await self._post({**request.body, "messages": messages, **offer}, route)
             if _refuses_tools(response):
                 self.refuses_tools = True
                 plain = ModelRequest(request.shown, {**request.body, "messages": messages})
-                return await super()._call(plain)
+                return await super()._call(plain, route)
             if not response.is_success:
-                raise self._failure(response)
+                raise self._failure(response, route)
             body = json_body(response, SERVICE)
             calls = _tool_calls(body)
             if not calls or last:
@@ -88,7 +100,18 @@ class ChatModel(Endpoint):
             raise UpstreamError(
                 SERVICE, 200, "answer has no choices[0].message.content", "is INFERENCE_API right?"
             )
-        return content.strip()
+        answer, thought = without_reasoning(content)
+        said = message if isinstance(message, dict) else {}
+        reasoning = said.get("reasoning_content") or said.get("reasoning")
+        if not answer and (thought or reasoning):
+            ended = choice.get("finish_reason") if choice else None
+            raise ReasonedOnly(
+                SERVICE,
+                200,
+                f"the model reasoned and gave no answer (finish_reason {ended})",
+                "raise MAX_NEW_TOKENS, or set REASONING_EFFORT=low",
+            )
+        return answer
 
 
 def _tool_calls(body: object) -> list[dict[str, Any]]:

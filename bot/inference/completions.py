@@ -8,7 +8,14 @@ from typing import Any
 
 from bot.answer.prompts import PromptContext, PromptSet, strip_echo
 from bot.errors import UpstreamError
-from bot.inference.endpoint import SERVICE, Endpoint, ModelRequest, first_choice, stop_sequences
+from bot.inference.endpoint import (
+    SERVICE,
+    Endpoint,
+    ModelRequest,
+    first_choice,
+    stop_sequences,
+)
+from bot.inference.reasoning import ReasonedOnly, without_reasoning
 
 
 class CompletionsModel(Endpoint):
@@ -32,4 +39,9 @@ class CompletionsModel(Endpoint):
             raise UpstreamError(
                 SERVICE, 200, "answer has no choices[0].text", "is INFERENCE_API right?"
             )
-        return strip_echo(request.shown, text)
+        answer, thought = without_reasoning(strip_echo(request.shown, text))
+        if thought and not answer:
+            ended = choice.get("finish_reason") if choice else None
+            detail = f"the model reasoned and gave no answer (finish_reason {ended})"
+            raise ReasonedOnly(SERVICE, 200, detail, "raise MAX_NEW_TOKENS")
+        return answer

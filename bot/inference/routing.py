@@ -1,11 +1,16 @@
 """Which model answers, through which provider, route and task: found out once, at startup.
 
 Without INFERENCE_URL the Hub is asked how the model is served
-(`GET /api/models/{id}?expand[]=inference&expand[]=inferenceProviderMapping`), and a live
-provider is picked as huggingface_hub's `provider="auto"` does: the first one the Hub lists
-(pinned by INFERENCE_PROVIDER when set). A `text-generation` task is answered through the
-provider's OpenAI-style completions route with the completion prompt, a `conversational` one
-through chat. hf-inference keeps its own paths (`/models/{id}` for text generation).
+(`GET /api/models/{id}?expand[]=inference&expand[]=inferenceProviderMapping`, with the token
+that calls the model), and the task of the first live entry decides, as huggingface_hub's
+`provider="auto"` does. Entries whose status is `staging` or `error` are skipped.
+
+- `conversational`: the router's own `POST {router}/v1/chat/completions` with `model` the Hub
+  id and a suffix, `id:<INFERENCE_PROVIDER>` when pinned, else `id:fastest` or `id:cheapest`
+  (INFERENCE_POLICY): the router picks the provider and fails over by itself.
+- `text-generation`: the provider's OpenAI-style completions route with the completion prompt,
+  for every live provider in the Hub's order (`Route.fallbacks`): the model backend asks the
+  next one when one fails. hf-inference keeps its own path (`/models/{id}`).
 
 With INFERENCE_URL the bot talks to that URL alone and asks the Hub nothing about providers;
 `auto` reads the API from the URL's path. The URL is probed best-effort (`GET /v1/models`, TGI's
@@ -14,7 +19,7 @@ With INFERENCE_URL the bot talks to that URL alone and asks the Hub nothing abou
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
@@ -46,11 +51,13 @@ SUGGESTIONS = "/api/models?inference_provider=all&pipeline_tag=text-generation&s
 @dataclass(frozen=True)
 class RouteOptions:
     """What decides the route: INFERENCE_MODEL (`model`), INFERENCE_API, INFERENCE_PROVIDER,
-    the router's URL, HF_ENDPOINT (for the suggestions), and INFERENCE_URL when set."""
+    INFERENCE_POLICY, the router's URL, HF_ENDPOINT (for the suggestions), and INFERENCE_URL
+    when set."""
 
     model: str
     api: Literal["auto", "text-generation", "completions", "chat"] = "auto"
     provider: str | None = None
+    policy: Literal["fastest", "cheapest"] = "fastest"
     router: str = "https://router.huggingface.co"
     hub: str = "https://huggingface.co"
     url: str | None = None
@@ -65,7 +72,10 @@ class NotServed(BotError):
 @dataclass(frozen=True)
 class Route:
     """How the model is reached. `request_model` is what is sent as `model` (the provider's own
-    id for the model), None to send none; `provider` is None for INFERENCE_URL."""
+    id for the model, or `id:policy` on the router's chat route), None to send none;
+    `provider` is the pinned or mapped provider, `policy` the router's choice when none is
+    pinned; both None for INFERENCE_URL. `fallbacks` are the routes to try, in order, when
+    this one fails."""
 
     api: Api
     url: str
@@ -73,11 +83,28 @@ class Route:
     request_model: str | None = None
     provider: str | None = None
     task: str | None = None
+    policy: str | None = None
+    fallbacks: tuple[Route, ...] = ()
+
+    @property
+    def via_router(self) -> bool:
+        return self.provider is not None or self.policy is not None
+
+    @property
+    def candidates(self) -> tuple[Route, ...]:
+        """This route, then its fallbacks."""
+        return (self, *self.fallbacks)
 
     def describe(self) -> str:
-        via = f"provider {self.provider}" if self.provider else "INFERENCE_URL"
+        if self.provider:
+            via = f"provider {self.provider}"
+        elif self.policy:
+            via = f"the router's {self.policy} provider"
+        else:
+            via = "INFERENCE_URL"
         task = f", task {self.task}" if self.task else ""
-        return f"{self.model} via {via} ({self.api}{task}) at {self.url}"
+        then = "".join(f", then {r.provider}" for r in self.fallbacks)
+        return f"{self.model} via {via} ({self.api}{task}) at {self.url}{then}"
 
 
 @dataclass(frozen=True)
@@ -132,7 +159,9 @@ def provider_route(router: str, model: str, mapping: ProviderMapping) -> Route:
 
 
 def choose(options: RouteOptions, mappings: list[ProviderMapping]) -> Route:
-    """The route for the first live provider that fits INFERENCE_API and INFERENCE_PROVIDER."""
+    """The route for the live providers that fit INFERENCE_API and INFERENCE_PROVIDER: the
+    router's chat route when the first is conversational, else the first provider's
+    completions route with the others of the same task as fallbacks."""
     api, model, router = options.api, options.model, options.router
     tasks = {"chat": ("conversational",), "auto": SERVED_TASKS}.get(api, ("text-generation",))
     live = [m for m in mappings if m.status == "live" and m.task in tasks]
@@ -142,13 +171,17 @@ def choose(options: RouteOptions, mappings: list[ProviderMapping]) -> Route:
         live = [m for m in live if m.provider == "hf-inference"]
     if not live:
         raise LookupError(model)
-    if api == "chat":
-        # As before: the router's own chat route, which picks the provider unless pinned.
-        provider = options.provider or "auto"
-        asked = f"{model}:{provider}" if options.provider else model
+    if live[0].task == "conversational":
+        # The router's own chat route: it picks the provider (or takes the pinned one) and
+        # fails over by itself, as huggingface_hub's chat_completion with provider="auto".
         url = f"{router}/v1/chat/completions"
-        return Route("chat", url, model, asked, provider, "conversational")
-    return provider_route(router, model, live[0])
+        if options.provider:
+            asked = f"{model}:{options.provider}"
+            return Route("chat", url, model, asked, options.provider, "conversational")
+        asked = f"{model}:{options.policy}"
+        return Route("chat", url, model, asked, None, "conversational", options.policy)
+    first, *others = [provider_route(router, model, m) for m in live if m.task == live[0].task]
+    return replace(first, fallbacks=tuple(others))
 
 
 async def resolve(options: RouteOptions, hub: HubClient) -> Route:

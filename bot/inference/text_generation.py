@@ -3,11 +3,18 @@ by a TGI `/generate` route. The prompt may come back in front of the answer; it 
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from bot.answer.prompts import PromptContext, PromptSet, strip_echo
 from bot.errors import UpstreamError
-from bot.inference.endpoint import SERVICE, Endpoint, ModelRequest, stop_sequences
+from bot.inference.endpoint import (
+    SERVICE,
+    Endpoint,
+    ModelRequest,
+    stop_sequences,
+)
+from bot.inference.reasoning import REASONING_ROOM, ReasonedOnly, without_reasoning
 
 
 class TextGenerationModel(Endpoint):
@@ -24,6 +31,11 @@ class TextGenerationModel(Endpoint):
         parameters |= {"return_full_text": False, "stop": stop_sequences(context)}
         return ModelRequest(prompt, {"inputs": prompt, "parameters": parameters})
 
+    def _roomier(self, request: ModelRequest) -> ModelRequest:
+        parameters = dict(request.body["parameters"])
+        parameters["max_new_tokens"] += REASONING_ROOM
+        return replace(request, body={**request.body, "parameters": parameters})
+
     def _without(self, body: dict[str, Any], names: set[str]) -> dict[str, Any]:
         kept = {k: v for k, v in body["parameters"].items() if k not in names}
         return {**body, "parameters": kept}
@@ -35,4 +47,9 @@ class TextGenerationModel(Endpoint):
             raise UpstreamError(
                 SERVICE, 200, "answer has no generated_text", "is INFERENCE_API right for this URL?"
             )
-        return strip_echo(request.shown, text)
+        answer, thought = without_reasoning(strip_echo(request.shown, text))
+        if thought and not answer:
+            raise ReasonedOnly(
+                SERVICE, 200, "the model reasoned and gave no answer", "raise MAX_NEW_TOKENS"
+            )
+        return answer

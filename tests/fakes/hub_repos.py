@@ -19,7 +19,11 @@ class RepoRoutes(HubBase):
         self.cards: dict[tuple[str, str], str] = {}  # (type, name) -> README.md
         self.files: dict[tuple[str, str], dict[str, bytes]] = {}  # (type, name) -> path -> bytes
         self.lfs: dict[tuple[str, str], dict[str, int]] = {}  # LFS files: path -> size
+        # Files a pull request adds or changes: (type, name, num) -> path -> bytes; served at
+        # refs/pr/N only, never at the default branch.
+        self.pr_files: dict[tuple[str, str, int], dict[str, bytes]] = {}
         self.runtimes: dict[str, dict[str, Any]] = {}  # Space name -> its runtime
+        self.mapping_as_list = False  # answer inferenceProviderMapping as the listing does
 
     def serve_model(
         self,
@@ -31,7 +35,8 @@ class RepoRoutes(HubBase):
         status: str = "live",
         likes: int = 0,
     ) -> None:
-        """Register `model` as served by `provider` for `task` (text-generation, conversational)."""
+        """Register `model` as served by `provider` for `task` (text-generation, conversational);
+        `status` may be live, staging or error, as the Hub's health checks set it."""
         entry = self.add_model(model, likes=likes)
         entry["inferenceProviderMapping"][provider] = {
             "status": status,
@@ -80,6 +85,11 @@ class RepoRoutes(HubBase):
         if lfs_size:
             self.lfs.setdefault((kind, name), {})[path] = lfs_size
 
+    def add_pr_file(self, kind: str, name: str, num: int, path: str, content: str) -> None:
+        """A file as pull request `num` has it (at refs/pr/N), not on the default branch."""
+        self.repo(kind, name)
+        self.pr_files.setdefault((kind, name, num), {})[path] = content.encode()
+
     @property
     def models(self) -> dict[str, dict[str, Any]]:
         return {name: facts for (kind, name), facts in self.repos.items() if kind == "model"}
@@ -104,6 +114,9 @@ class RepoRoutes(HubBase):
             if field == "inference":
                 if _live(found):
                     shown["inference"] = "warm"
+            elif field == "inferenceProviderMapping" and self.mapping_as_list:
+                mapping = found.get(field, {})
+                shown[field] = [{"provider": p, **entry} for p, entry in mapping.items()]
             elif field in found:
                 shown[field] = found[field]
         return JSONResponse(shown)
@@ -121,11 +134,13 @@ class RepoRoutes(HubBase):
         name = f"{request.path_params['namespace']}/{request.path_params['name']}"
         if (kind, name) not in self.repos:
             self.repo(kind, name)  # every repo exists, with its card
-        path = request.path_params["path"]
+        path, in_pr = request.path_params["path"], None
         if request.path_params["rev"] == "refs" and path.startswith("pr/"):
-            path = path.split("/", 2)[2]  # refs%2Fpr%2FN, decoded before routing
+            _, num, path = path.split("/", 2)  # refs%2Fpr%2FN, decoded before routing
+            in_pr = self.pr_files.get((kind, name, int(num)), {}).get(path)
         text = self.cards.get((kind, name)) if path == "README.md" else None
         data = text.encode() if text is not None else self.files.get((kind, name), {}).get(path)
+        data = in_pr if in_pr is not None else data
         if data is None:
             return JSONResponse({"error": "Entry not found"}, 404)
         wanted = request.headers.get("range", "")
