@@ -89,7 +89,7 @@ def test_chat_backend_gets_messages_its_own_token_and_the_model_name(answer, fak
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
     assert messages[1]["content"] == "alice: Which license covers the code?"
     assert messages[2]["content"] == "The code is Apache-2.0."
-    assert messages[3]["content"] == f"carol: {MENTION['comment']['content']}"
+    assert messages[3]["content"].endswith(f"\n\ncarol: {MENTION['comment']['content']}")
     assert "say something rude" not in str(messages)
     [reply] = fakes.hub.comments
     assert reply.authorization == f"Bearer {TOKEN}"

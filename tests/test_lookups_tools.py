@@ -125,7 +125,7 @@ def test_a_provider_refusing_tools_is_asked_again_without_them_and_it_is_remembe
 
     offered = ["tools" in r.body for r in fakes.model.requests]
     assert offered == [True, False, False]
-    assert "131,072 tokens" in fakes.model.requests[-1].body["messages"][0]["content"]
+    assert "131,072 tokens" in fakes.model.requests[-1].body["messages"][-1]["content"]
     eventually(lambda: bot.output().count("outcome=replied") == 2, what="two replies")
 
 

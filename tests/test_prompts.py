@@ -55,7 +55,10 @@ def test_chat_messages_carry_the_thread_with_the_bots_replies_as_the_assistants(
     assert "pull request #12" in messages[0]["content"]
     assert messages[1]["content"] == "bob: Which data was it trained on?"
     assert messages[2]["content"] == "The card lists PubMed abstracts."
-    assert messages[3]["content"] == "alice: @hub-bot Is this model fine-tuned on medical text?"
+    assert messages[3]["content"].startswith("Model acme/med-llm, pull request #12: Training data")
+    assert messages[3]["content"].endswith(
+        "\n\nalice: @hub-bot Is this model fine-tuned on medical text?"
+    )
 
 
 def test_consecutive_turns_of_one_role_are_merged() -> None:

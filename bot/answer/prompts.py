@@ -6,11 +6,15 @@ PROMPT_SETS picks a set per repo (`org/*=formal`). Templates are strict: a varia
 in `PROMPT_VARIABLES` is refused when the bot starts, not at the first mention. They are plain
 text for a model, so nothing is HTML-escaped; comment text is only ever a value, never itself
 rendered as a template.
+
+Everything other people wrote is fenced (`material`, bot/answer/fence.py) wherever it goes, and
+the system message of a chat model holds only the bot's and the operator's words: a
+chat_system.j2 that uses anything else (`SYSTEM_VARIABLES`), itself or through an include, is
+refused at startup like an unknown variable.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, fields, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
@@ -29,6 +33,8 @@ from jinja2 import (
 
 from bot.answer.changes import FileChange, PullRequest
 from bot.answer.context import RepoFacts
+from bot.answer.fence import material as material  # also for bot.sources.tools
+from bot.answer.fence import material_filter, speakers
 from bot.answer.thread import ThreadComment
 from bot.errors import PromptError
 from bot.events import DiscussionRef, Mention
@@ -64,6 +70,11 @@ class PromptContext:
     lookups: tuple[Found, ...] = ()  # what the question asked to be read (bot.sources)
     sources: tuple[Found, ...] = ()  # what the model was given, cited under the reply
     tools: Toolbox | None = None  # the lookups offered to a chat model as tools (TOOLS=auto)
+    # A command's task (prompts/commands/<name>.j2, rendered: the operator's words only), and
+    # what the repo's .hub-bot.yaml asks (its owner's words: fenced wherever they go).
+    task: str = ""
+    instructions: str = ""
+    language: str = ""
 
     @classmethod
     def for_mention(cls, mention: Mention, bot_name: str, **more: Any) -> PromptContext:
@@ -79,12 +90,20 @@ class PromptContext:
             **more,
         )
 
+    def speakers(self) -> tuple[str, ...]:
+        """Whose turns the completion transcript has: a fenced line cannot start one."""
+        return speakers(self.variables())
+
     def variables(self) -> dict[str, Any]:
         """As templates see them: repo, thread and pull_request stay objects."""
         return {spec.name: getattr(self, spec.name) for spec in fields(self)}
 
 
 PROMPT_VARIABLES = frozenset(spec.name for spec in fields(PromptContext))
+# What chat_system.j2 may use: the bot's and the operator's words, and what the Hub numbers.
+SYSTEM_VARIABLES = frozenset(
+    {"bot_name", "repo_type", "discussion_num", "is_pull_request", "model", "tools", "task"}
+)
 _SAMPLE_MENTION = Mention(
     comment_id="0" * 24,
     author_id="1" * 24,
@@ -145,13 +164,6 @@ SAMPLE_PR_CONTEXT = replace(
 )
 
 
-def material(text: str, name: str) -> str:
-    """Someone else's text, fenced as `<name>...</name>` so the model can tell it from the
-    bot's instructions; a fence inside the text is broken, so the text cannot close it."""
-    inner = re.sub(rf"<(/?{re.escape(name)})", "<\u200b\\1", text, flags=re.IGNORECASE)
-    return f"<{name}>\n{inner}\n</{name}>"
-
-
 @dataclass(frozen=True)
 class PromptSet:
     """One set of templates, rendered for one mention."""
@@ -169,12 +181,14 @@ class PromptSet:
         """System prompt, the thread as turns (the bot's own replies as the assistant's), then
         the mention. Consecutive turns of one role are merged: some chat templates insist on
         alternation."""
+        speakers = context.speakers()
         turns = [("system", self.render("chat_system.j2", context))]
         for comment in context.thread:
-            role = "assistant" if comment.by_bot else "user"
-            turns.append(
-                (role, comment.text if comment.by_bot else f"{comment.author}: {comment.text}")
-            )
+            text = material(comment.text, lines=True, turns=speakers)
+            if comment.by_bot:
+                turns.append(("assistant", text))
+            else:
+                turns.append(("user", f"{material(comment.author)}: {text}"))
         turns.append(("user", self.render("chat_user.j2", context)))
         messages: list[dict[str, str]] = []
         for role, content in turns:
@@ -227,7 +241,7 @@ class Prompts:
             undefined=StrictUndefined,
             autoescape=False,  # noqa: S701 - plain text for a model, not HTML
         )
-        env.filters["material"] = material
+        env.filters["material"] = material_filter
         return PromptSet(name, {t: _checked(env, t, directory) for t in TEMPLATES})
 
 
@@ -241,6 +255,13 @@ def _checked(env: Environment, name: str, directory: Path) -> Template:
             raise PromptError(
                 f"{where} uses {', '.join(sorted(unknown))}, which is not a prompt variable"
                 f" (known: {', '.join(sorted(PROMPT_VARIABLES))})"
+            )
+        others = _used(env, name, set()) - SYSTEM_VARIABLES if name == "chat_system.j2" else ()
+        if others:
+            raise PromptError(
+                f"{where} uses {', '.join(sorted(others))}, which other people wrote: the system"
+                " message holds only the bot's and the operator's words; use them in"
+                " chat_user.j2, fenced with `material`"
             )
         template = env.get_template(name)
         for sample in (SAMPLE_CONTEXT, SAMPLE_PR_CONTEXT):
@@ -256,6 +277,20 @@ def _checked(env: Environment, name: str, directory: Path) -> Template:
     except OSError as exc:
         raise PromptError(f"{where} cannot be read: {exc.strerror}") from None
     return template
+
+
+def _used(env: Environment, name: str, seen: set[str]) -> set[str]:
+    """The variables a template uses, with those of the templates it includes."""
+    seen.add(name)
+    source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    parsed = env.parse(source)
+    used = set(meta.find_undeclared_variables(parsed))
+    for included in meta.find_referenced_templates(parsed):
+        if included is None:
+            used.add("(a template chosen at render time)")
+        elif included not in seen:
+            used |= _used(env, included, seen)
+    return used
 
 
 def strip_echo(prompt: str, generated: str) -> str:
