@@ -8,6 +8,8 @@
     └── UpstreamError        the Hub or the model answered badly or not at all
         ├── TransientError   worth retrying: timeout, connection error, 429, 424, 5xx
         ├── TooLarge         the answer was larger than MAX_UPSTREAM_BYTES
+        ├── NotFound         the Hub says the repo or discussion is not there (deleted,
+        │                    gated or private to the token): nothing to retry
         └── ModelNotServed   the model's endpoint says it does not serve the model
 
 Messages say what happened and what to do; none ever contains a token or a secret.
@@ -33,20 +35,37 @@ class UpstreamError(BotError):
     """A call to the Hub or the model failed for good.
 
     `status` is the HTTP status (None when no answer came), `detail` the upstream's own
-    message, `hint` what an operator can do about it.
+    message, `hint` what an operator can do about it. `code` is the upstream's error code
+    (the Hub's `X-Error-Code`: RepoNotFound, GatedRepo, ...) and `request_id` its id for the
+    request (`X-Request-Id`), which the upstream's support asks for: both are in `summary`,
+    so every log line and stored reason about the failure carries them.
     """
 
-    def __init__(self, service: str, status: int | None, detail: str, hint: str = "") -> None:
+    def __init__(
+        self,
+        service: str,
+        status: int | None,
+        detail: str,
+        hint: str = "",
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
+    ) -> None:
         self.service = service
         self.status = status
         self.detail = detail
         self.hint = hint
+        self.code = code
+        self.request_id = request_id
         super().__init__(self.summary())
 
     def summary(self) -> str:
         status = f"HTTP {self.status}" if self.status is not None else "no answer"
+        if self.code:
+            status = f"{status} {self.code}"
         text = f"{self.service}: {status}: {self.detail}"
-        return f"{text} ({self.hint})" if self.hint else text
+        text = f"{text} ({self.hint})" if self.hint else text
+        return f"{text} [request {self.request_id}]" if self.request_id else text
 
 
 class TransientError(UpstreamError):
@@ -59,14 +78,23 @@ class TransientError(UpstreamError):
         detail: str,
         hint: str = "",
         retry_after: float | None = None,
+        *,
+        code: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         self.retry_after = retry_after
-        super().__init__(service, status, detail, hint)
+        super().__init__(service, status, detail, hint, code=code, request_id=request_id)
 
 
 class ModelNotServed(UpstreamError):
     """The endpoint answered that it does not serve the model (404, 410, "not supported"):
     not worth retrying there, but worth asking the Hub again which provider does."""
+
+
+class NotFound(UpstreamError):
+    """The Hub answered that the repo or discussion is not there for this token: a 404, or a
+    401 on a repo's route that is not about the token (the Hub answers so for repos that are
+    missing, gated or private). Not worth retrying: it was deleted, or it is not visible."""
 
 
 class TooLarge(UpstreamError):

@@ -8,8 +8,11 @@ not read past the cap), `CallLimits`.
 Every way a call can fail ends as one of two errors, with a reason an operator can act on
 (`error_from_exception`): TransientError (timeouts, connections lost, answers cut short or
 garbled on the way, 429, 424, 5xx) or UpstreamError (a URL that cannot be requested, a
-redirect loop, 4xx). JSON from an upstream is read by `parse_json`, which refuses answers
-nested deeper than MAX_JSON_DEPTH before decoding them, so no answer can exhaust the stack.
+redirect loop, 4xx). An error from an answer keeps the upstream's own message
+(`X-Error-Message`, the body's `error`), its error code (`X-Error-Code`) and its request id
+(`X-Request-Id`), so every log line about it can be traced upstream. JSON from an upstream is
+read by `parse_json`, which refuses answers nested deeper than MAX_JSON_DEPTH before decoding
+them, so no answer can exhaust the stack.
 
 Only transient failures are retried. The wait is the upstream's own estimate when it gives one
 (`Retry-After`, the Hub's `RateLimit` header, a loading model's `estimated_time`), else
@@ -144,13 +147,40 @@ async def fetch(
 _RATELIMIT = re.compile(r"\br=(?P<left>\d+).*?\bt=(?P<reset>\d+(?:\.\d+)?)")
 
 
-def error_from_response(response: httpx.Response, service: str, hint: str = "") -> UpstreamError:
-    """Turn a non-2xx answer into the right error, keeping the upstream's own message."""
+def error_from_response(
+    response: httpx.Response,
+    service: str,
+    hint: str = "",
+    kind: type[UpstreamError] = UpstreamError,
+) -> UpstreamError:
+    """Turn a non-2xx answer into the right error (`kind` when it is not transient), keeping
+    the upstream's own message, its error code and its request id."""
     status = response.status_code
     detail = upstream_message(response)
+    code, request_id = error_code(response), request_id_of(response)
     if status in TRANSIENT_STATUSES or status >= 500:
-        return TransientError(service, status, detail, hint, retry_after=_retry_after(response))
-    return UpstreamError(service, status, detail, hint)
+        retry_after = _retry_after(response)
+        return TransientError(
+            service, status, detail, hint, retry_after, code=code, request_id=request_id
+        )
+    return kind(service, status, detail, hint, code=code, request_id=request_id)
+
+
+def _header(response: httpx.Response, name: str, limit: int) -> str | None:
+    """A header's value on one line, cut to `limit` characters; None when absent or blank."""
+    text = " ".join(response.headers.get(name, "").split())[:limit]
+    return text or None
+
+
+def error_code(response: httpx.Response) -> str | None:
+    """The Hub's machine-readable reason (`X-Error-Code`: RepoNotFound, GatedRepo, ...)."""
+    return _header(response, "x-error-code", 60)
+
+
+def request_id_of(response: httpx.Response) -> str | None:
+    """The upstream's id for this request, as its support asks for it (`X-Request-Id`, else the
+    load balancer's `X-Amzn-Trace-Id`, as huggingface_hub reads them)."""
+    return _header(response, "x-request-id", 100) or _header(response, "x-amzn-trace-id", 100)
 
 
 def error_from_exception(
@@ -187,16 +217,22 @@ def _short(exc: Exception) -> str:
 
 
 def upstream_message(response: httpx.Response) -> str:
-    """The `error` field of a JSON answer, else the start of the body as plain text."""
+    """The upstream's own words: its `X-Error-Message` header and the `error` field of a JSON
+    answer (each once), else the start of the body as plain text."""
     try:
         body = parse_json(response.content)
     except ValueError:
         body = None
+    header = _header(response, "x-error-message", 300)
     if isinstance(body, dict) and body.get("error"):
         error = body["error"]
         if isinstance(error, dict):  # the router's OpenAI-style envelope
             error = error.get("message") or error.get("code") or "no message"
         text = "; ".join(map(str, error)) if isinstance(error, list) else str(error)
+        if header and header.lower() not in text.lower():
+            text = f"{header}; {text}"
+    elif header:
+        text = header
     elif "html" in response.headers.get("content-type", ""):
         text = "an HTML page instead of JSON"
     else:

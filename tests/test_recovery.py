@@ -206,3 +206,56 @@ def test_an_operator_can_force_a_fresh_answer_while_the_bot_runs(
     assert unknown.stderr.decode().startswith("error: no job '000000000000000000000000'")
     assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 2)
     assert fakes.hub.comments[1].body["comment"].endswith(f"reply-to:{COMMENT_ID} round:1 -->")
+
+
+THREAD = "/api/models/some-user/some-repo/discussions/4"
+
+
+def test_a_reply_the_hub_takes_after_hub_timeout_is_found_there_not_posted_twice(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    # The Hub commits the comment after the bot gave up waiting for its answer.
+    fakes.hub.commit_late(after=2.6)
+    bot = restarts.start(HUB_TIMEOUT="2")
+    assert bot.deliver(MENTION).status_code == 202
+
+    eventually(lambda: bot.job_status(COMMENT_ID) == "done", timeout=30, what="the job")
+    assert len(fakes.hub.comments) == 1  # one POST
+    assert len(fakes.hub.threads[THREAD]) == 1  # one reply
+    eventually(lambda: "found on the Hub" in bot.output(), what="the outcome's log line")
+
+
+def test_sigterm_during_a_slow_post_lets_it_finish_and_records_it(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    fakes.hub.commit_late(after=2.0)  # slow, but within HUB_TIMEOUT
+    first = restarts.start(SHUTDOWN_GRACE="0.5")
+    assert first.deliver(MENTION).status_code == 202
+    assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 1)  # the POST is under way
+
+    first.process.send_signal(signal.SIGTERM)
+    first.process.wait(timeout=30)
+
+    # Past the grace period, but the POST was not cut off: its outcome is recorded.
+    assert first.job_status(COMMENT_ID) == "done"
+    second = restarts.start()
+    assert second.deliver(MENTION).json()["status"] == "duplicate"
+    assert len(fakes.hub.comments) == 1 and len(fakes.hub.threads[THREAD]) == 1
+
+
+def test_killed_during_a_slow_post_the_next_start_waits_for_it_and_posts_nothing(
+    restarts: Restarts, fakes: Fakes
+) -> None:
+    fakes.hub.commit_late(after=4.0)  # after the restart's first read of the discussion
+    first = restarts.start(HUB_TIMEOUT="3")
+    assert first.deliver(MENTION).status_code == 202
+    assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 1)  # the POST is under way
+
+    first.process.send_signal(signal.SIGKILL)
+    assert_died_by_sigkill(first)
+    second = restarts.start(HUB_TIMEOUT="3")
+
+    eventually(lambda: second.job_status(COMMENT_ID) == "done", timeout=30, what="the job")
+    assert len(fakes.hub.comments) == 1 and len(fakes.hub.threads[THREAD]) == 1
+    assert len(fakes.model.requests) == 1  # it looked before generating again
+    eventually(lambda: "found on the Hub" in second.output(), what="the outcome's log line")

@@ -2,89 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack
-from dataclasses import dataclass
-
-import httpx
 import pytest
 
-from bot.answer.compose import Composer
-from bot.answer.gather import Gatherer
-from bot.answer.prompts import Prompts
-from bot.config import Settings
-from bot.decide import Decider
-from bot.events import Ignore, Mention, parse_payload
-from bot.handlers.mention import Attempts, ReplyFlow, ReplyOptions, notice_marker, reply_marker
-from bot.hub.client import HubClient, Whoami
-from bot.inference.routing import Route
-from bot.metrics import Metrics
-from bot.redact import Redactor
-from bot.services import composer, gatherer, hub_http_client, load_prompts, models, store_options
-from bot.store import Enqueue, JobRecord, Store, open_store
-from bot.upstream import RetryPolicy
-from tests.conftest import BOT, RecordedSleep, load_payload
+from bot.handlers.mention import Attempts, ReplyOptions, notice_marker, reply_marker
+from bot.store import Enqueue
+from tests.conftest import RecordedSleep
 from tests.fakes import TOKEN, FakeHub, FakeModel, Scripted
+from tests.reply_harness import Harness, harness, mention
 
+__all__ = ["harness"]  # the fixture, used by name
 pytestmark = pytest.mark.anyio
-
-
-def mention(fixture: str = "comment_create_mention") -> Mention:
-    payload = parse_payload(load_payload(fixture))
-    assert not isinstance(payload, Ignore)
-    decision = Decider(BOT).decide(payload)
-    assert isinstance(decision, Mention)
-    return decision
-
-
-@dataclass
-class Harness:
-    flow: ReplyFlow
-    store: Store
-    prompts: Prompts
-    parts: tuple[Gatherer, Composer, HubClient, Store, Whoami, Metrics]
-
-    def use_options(self, options: ReplyOptions) -> None:
-        self.flow = ReplyFlow(*self.parts, options)
-
-    async def answer(self, fixture: str = "comment_create_mention") -> JobRecord:
-        """Queue the fixture's mention, run it to its end, and return its record."""
-        due = mention(fixture)
-        await self.store.enqueue(Enqueue(due))
-        job = await self.store.claim(lease_seconds=60)
-        assert job is not None
-        await self.flow.run(job)
-        record = await self.store.get(due.comment_id)
-        assert record is not None
-        return record
-
-
-@pytest.fixture
-async def harness(
-    settings: Settings, hub: FakeHub, model: FakeModel, retry: RetryPolicy
-) -> AsyncIterator[Harness]:
-    async with AsyncExitStack() as stack:
-        hub_http = await stack.enter_async_context(
-            hub_http_client(settings, httpx.ASGITransport(app=hub.app))
-        )
-        model_http = await stack.enter_async_context(
-            httpx.AsyncClient(
-                headers={"Authorization": f"Bearer {TOKEN}"},
-                transport=httpx.ASGITransport(app=model.app),
-            )
-        )
-        store = await open_store(store_options(settings))
-        stack.push_async_callback(store.close)
-        prompts = load_prompts(settings)
-        tuned = settings.model_copy(update={"max_new_tokens": 64})
-        client = HubClient(hub_http, retry)
-        route = Route("text-generation", str(settings.inference_url), "bigscience/bloom")
-        chosen = models(tuned, client, model_http, retry, route)
-        writer = composer(tuned, prompts, chosen, Redactor(settings.secrets))
-        read = gatherer(tuned, client)
-        parts = (read, writer, client, store, Whoami(client, None, BOT), Metrics())
-        flow = ReplyFlow(*parts, ReplyOptions(attempts=Attempts(max_attempts=1)))
-        yield Harness(flow, store, prompts, parts)
 
 
 async def test_reply_is_posted_to_the_discussion_with_the_token_and_a_marker(
@@ -271,6 +198,9 @@ async def test_a_hub_5xx_on_the_comment_post_is_not_blindly_repeated(
 
     assert len(hub.comments) == 1
     assert record.status == "dead"
+    # A gateway's 5xx says nothing of the server behind it: the Hub was looked at again first.
+    assert len(harness.landing.waits) == 1
+    assert record.reason is not None and "the reply was not on the Hub" in record.reason
 
 
 async def test_a_reply_already_on_the_hub_is_not_posted_again(

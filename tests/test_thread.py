@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.answer.thread import earlier_comments, find_marked, parse_events, trigger_author
+from bot.answer.thread import (
+    DELETED_USER,
+    DiscussionState,
+    earlier_comments,
+    find_marked,
+    is_hidden,
+    parse_events,
+    state_of,
+    trigger_author,
+)
 from tests.fakes import BOT_ID
 
 TRIGGER = "c" * 24
@@ -88,3 +97,37 @@ def test_the_trigger_author_and_the_bots_marked_reply_are_found() -> None:
 def test_malformed_answers_give_no_comments() -> None:
     assert parse_events({"events": "nope"}, BOT_ID) == []
     assert parse_events(["not", "a", "dict"], BOT_ID) == []
+
+
+def test_a_comment_by_a_deleted_account_stays_as_a_deleted_user() -> None:
+    # The Hub leaves `author` out for an account that was deleted (hub_discussion_details_pr).
+    gone = event("d1", "nobody", "Still a fair question.", "2026-11-20T10:10:00.000Z")
+    del gone["author"]
+    events = DETAILS["events"]
+    details = {"events": [events[0], gone, events[5]]}  # the opening post, it, the trigger
+
+    comments = parse_events(details, BOT_ID)
+    kept = earlier_comments(comments, TRIGGER, LATE, budget=10_000)
+
+    assert [(c.author, c.text, c.by_bot) for c in kept] == [
+        ("alice", "Opening question?", False),
+        (DELETED_USER, "Still a fair question.", False),
+    ]
+    assert DELETED_USER == "a deleted user"
+
+
+def test_a_hidden_comment_without_its_text_is_still_known_to_be_hidden() -> None:
+    hidden = {"id": TRIGGER, "type": "comment", "data": {"hidden": True, "latest": {}}}
+
+    comments = parse_events({"events": [hidden]}, BOT_ID)
+
+    assert is_hidden(comments, TRIGGER)
+    assert not is_hidden(parse_events(DETAILS, BOT_ID), TRIGGER)
+    assert earlier_comments(comments, "later", LATE, budget=10_000) == []
+
+
+def test_the_discussion_state_is_read_from_its_details() -> None:
+    assert state_of({"status": "closed", "locked": True}) == DiscussionState("closed", True)
+    assert state_of({"status": "open", "locked": "yes"}) == DiscussionState("open", False)
+    assert state_of({"locked": None}) == DiscussionState()
+    assert state_of(["not", "a", "dict"]) == DiscussionState()

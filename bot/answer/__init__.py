@@ -9,4 +9,5 @@ what is made fit to post.
     fence.py     the one fence for what other people wrote, wherever it reaches a prompt
     compose.py   mention + what was read -> prompt -> model -> cleaned reply
     clean.py     making model output fit to post
+    post.py      posting a reply once: noted first, looked for after an unclear POST
 """

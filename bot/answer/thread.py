@@ -1,9 +1,11 @@
-"""What the model sees of a discussion: its earlier comments, read from the Hub's events.
+"""What the model sees of a discussion: its earlier comments, read from the Hub's events; and
+what the discussion's details say about replying in it now (its status, whether it is locked).
 
 Only what was there when the triggering comment was written counts: later comments, and
 earlier ones edited afterwards, are left out, so nobody can steer a reply by editing the thread
 after mentioning the bot. Hidden comments are left out too. The newest comments that fit the
-budget are kept, then given oldest first.
+budget are kept, then given oldest first. A comment whose author deleted their account has no
+`author` on the Hub: it stays in the thread, written by "a deleted user".
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 _ANY_MARKER = re.compile(r"\s*<!-- hub-discussion-bot [^>]*-->\s*")
+DELETED_USER = "a deleted user"
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,29 @@ class ThreadComment:
     created_at: datetime | None
     updated_at: datetime | None
     hidden: bool
+    author_id: str = ""  # the account's id (`author._id`); "" for a deleted user
+    # What the Hub says of the author relative to the repo: its owner, or a member of its org.
+    is_owner: bool = False
+    is_org_member: bool = False
+
+
+@dataclass(frozen=True)
+class DiscussionState:
+    """What a discussion's details say about replying in it now."""
+
+    status: str = "open"  # open, closed, merged or draft
+    locked: bool = False  # the Hub refuses new comments (403)
+
+
+def state_of(details: Any) -> DiscussionState:
+    """The status and lock of a `GET .../discussions/{num}` answer; what is missing or
+    malformed reads as open and unlocked (the POST is refused anyway if it is not)."""
+    if not isinstance(details, dict):
+        return DiscussionState()
+    status = details.get("status")
+    return DiscussionState(
+        status if isinstance(status, str) else "open", details.get("locked") is True
+    )
 
 
 def parse_events(details: Any, bot_id: str) -> list[ThreadComment]:
@@ -37,10 +63,15 @@ def parse_events(details: Any, bot_id: str) -> list[ThreadComment]:
             continue
         author = event.get("author")
         name = author.get("name") if isinstance(author, dict) else None
+        if author is None:  # the Hub leaves `author` out when the account was deleted
+            name = DELETED_USER
         author_id = author.get("_id") if isinstance(author, dict) else None
         data = event.get("data")
+        hidden = bool(data.get("hidden")) if isinstance(data, dict) else False
         latest = data.get("latest") if isinstance(data, dict) else None
         raw = latest.get("raw") if isinstance(latest, dict) else None
+        if hidden and raw is None:
+            raw = ""  # kept, text or not, so that a hidden trigger is known to be hidden
         if not isinstance(name, str) or not isinstance(raw, str):
             continue
         comments.append(
@@ -48,13 +79,21 @@ def parse_events(details: Any, bot_id: str) -> list[ThreadComment]:
                 id=str(event.get("id", "")),
                 author=name,
                 text=raw,
-                by_bot=author_id == bot_id,
+                by_bot=author_id is not None and author_id == bot_id,
                 created_at=_time(event.get("createdAt")),
                 updated_at=_time(latest.get("updatedAt")) if isinstance(latest, dict) else None,
-                hidden=bool(data.get("hidden")) if isinstance(data, dict) else False,
+                hidden=hidden,
+                author_id=author_id if isinstance(author_id, str) else "",
+                is_owner=isinstance(author, dict) and author.get("isOwner") is True,
+                is_org_member=isinstance(author, dict) and author.get("isOrgMember") is True,
             )
         )
     return comments
+
+
+def is_hidden(comments: list[ThreadComment], comment_id: str) -> bool:
+    """Whether that comment is hidden now (by a moderator or its author)."""
+    return any(c.id == comment_id and c.hidden for c in comments)
 
 
 def find_marked(comments: list[ThreadComment], marker: str) -> str | None:

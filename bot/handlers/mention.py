@@ -8,22 +8,39 @@ blindly. So a
 comment already answered is never answered again, whatever happened to the store: a wiped
 disk, Job mode, two bots on one webhook, a restored backup.
 
+The discussion read before generating also decides whether to answer at all now: a comment
+hidden since, a discussion closed since (unless ANSWER_CLOSED) or locked is skipped, with the
+reason; a discussion deleted (404) is skipped too, never tried again.
+
+The POST that creates the reply has no idempotency key, so it is never repeated blindly
+(bot.answer.post). The store notes that it is under way first (`posting_at`). When it ends
+without a clear answer (no answer in time, a connection lost, a 5xx) the Hub may still commit
+it, late: the flow waits out the landing window (2 x HUB_TIMEOUT from the POST's start) and
+reads the discussion again for its marker before failing; an attempt that finds an earlier
+attempt's POST under way within that window (the process died, or stopped, mid-POST) waits
+and looks the same way before generating. A shutdown never cuts a POST off half-way: the POST
+runs to its end (its own deadline bounds it) and its outcome is recorded, then the job gives
+way to the shutdown.
+
 Every way out of `ReplyFlow.run` records the job's outcome with a reason an operator can act on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import random
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from bot import own_time
-from bot.answer.compose import Composer
-from bot.answer.gather import Gatherer
-from bot.answer.thread import ThreadComment, find_marked
+from bot.answer.compose import Composer, Draft
+from bot.answer.gather import Gathered, Gatherer
+from bot.answer.post import ReplyPoster, stopping, uncancelled
+from bot.answer.thread import ThreadComment, find_marked, is_hidden
 from bot.decide import Decider
-from bot.errors import TransientError, UpstreamError
-from bot.events import Identity
+from bot.errors import NotFound, TransientError, UpstreamError
+from bot.events import Identity, Mention
 from bot.faults import checkpoint
 from bot.hub.client import HubClient, Whoami
 from bot.logs import log_event, working_on
@@ -32,6 +49,8 @@ from bot.store import Job, Store
 from bot.store.records import JobStatus
 
 log = logging.getLogger("bot.reply")
+FOUND_EARLIER = "replied (found on the Hub: posted by an earlier attempt)"
+FOUND_LATE = "replied (found on the Hub: the Hub took the post but its answer was lost)"
 
 
 def reply_marker(comment_id: str, round_: int = 0) -> str:
@@ -58,9 +77,29 @@ class Attempts:
 
 @dataclass(frozen=True)
 class ReplyOptions:
+    """`landing_window`: how long after a POST began the Hub may still commit it (its deadline
+    and as long again: 2 x HUB_TIMEOUT); a marker missing after that means it was not taken.
+    `sleep` waits out that window (tests pass their own)."""
+
     attempts: Attempts = Attempts()
     failure_notice: bool = True
     fault: str | None = None
+    answer_closed: bool = False
+    landing_window: float = 30.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
+
+
+@dataclass(frozen=True)
+class Declined:
+    """A responder's decision not to answer after all (a follow-up that is not one, a paused
+    discussion): the job is done, with this reason, and nothing is posted."""
+
+    reason: str
+
+
+# What writes the answer once the discussion is read: the composer by default; commands and
+# follow-ups bring their own (bot.handlers.conversation), and keep the rest of this flow.
+Respond = Callable[[Job, Identity, Gathered], Awaitable[Draft | Declined]]
 
 
 class ReplyFlow:
@@ -73,6 +112,7 @@ class ReplyFlow:
         whoami: Whoami,
         metrics: Metrics,
         options: ReplyOptions,
+        respond: Respond | None = None,
     ) -> None:
         self._metrics = metrics
         self._gatherer = gatherer
@@ -81,8 +121,17 @@ class ReplyFlow:
         self._store = store
         self._whoami = whoami
         self._options = options
+        self._respond = respond or self._compose
+        self._poster = ReplyPoster(hub, store, gatherer, options.landing_window, options.sleep)
 
     async def run(self, job: Job) -> None:
+        await self._run(job)
+        if stopping():
+            # A shutdown came while a POST ran: the POST was let finish and its outcome
+            # recorded (bot.answer.post); now the job gives way.
+            raise asyncio.CancelledError
+
+    async def _run(self, job: Job) -> None:
         working_on.set({"job": job.id, "delivery": job.mention.delivery or None})
         clock = own_time.start()
         if job.refused:  # the claim gave it up (a reply limit) and recorded why
@@ -102,16 +151,29 @@ class ReplyFlow:
                 return
             read = await self._gatherer.gather(mention, bot)
             if found := find_marked(read.comments, marker):
-                reason = "replied (found on the Hub: posted by an earlier attempt)"
-                await self._done(job, found, reason)
+                await self._done(job, found, FOUND_EARLIER)
                 return
-            draft = await self._composer.write(mention, bot, read)
+            if why := self._why_not_now(mention, read):
+                await self._skip(job, why)
+                return
+            # An earlier attempt's POST may still land: let it, and look, before generating.
+            since = job.posting_age
+            window = self._options.landing_window
+            if since is not None and since < window:
+                found = await self._poster.look_again(mention, bot, marker, since)
+                if found:
+                    await self._done(job, found, FOUND_LATE)
+                    return
+            draft = await self._respond(job, bot, read)
+            if isinstance(draft, Declined):
+                await self._skip(job, draft.reason)
+                return
             checkpoint(self._options.fault, "generated")
             if draft.body is None:
                 await self._dead(job, "the model returned nothing usable; nothing was posted")
                 await self._post_notice(job, bot, read.comments)
                 return
-            reply_id = await self._hub.post_comment(mention.where, f"{draft.body}\n\n{marker}")
+            reply_id, late = await self._poster.post(job, bot, f"{draft.body}\n\n{marker}", marker)
             own_seconds = clock.seconds()
             checkpoint(self._options.fault, "after-post")
         except UpstreamError as exc:
@@ -119,11 +181,34 @@ class ReplyFlow:
             return
         self._metrics.own_time.observe(own_seconds)
         missing = f" without {' and '.join(read.missing)}" if read.missing else ""
+        reason = f"replied{missing}" + (" (the POST's answer was lost; found on the Hub)" * late)
+        reason = f"{draft.label}: {reason}" if draft.label else reason
         own_ms = round(own_seconds * 1000, 2)
         used = [found.label for found in draft.sources]
         lookups_ms = round(read.looked.seconds * 1000, 1)
         timings = {"own_ms": own_ms, "sources": len(used), "lookups_ms": lookups_ms}
-        await self._done(job, reply_id, f"replied{missing}", draft.body, used, **timings)
+        await self._done(job, reply_id, reason, draft.body, used, **timings)
+
+    def with_responder(self, respond: Respond) -> ReplyFlow:
+        """The same flow (gather, look for the marker, post, record) with another responder."""
+        return ReplyFlow(
+            self._gatherer, self._composer, self._hub, self._store, self._whoami,
+            self._metrics, self._options, respond,
+        )  # fmt: skip
+
+    async def _compose(self, job: Job, bot: Identity, read: Gathered) -> Draft:
+        return await self._composer.write(job.mention, bot, read)
+
+    def _why_not_now(self, mention: Mention, read: Gathered) -> str | None:
+        """What the discussion, read just now, says against replying: much can change between
+        the delivery and an attempt (a retry may run hours later)."""
+        if read.state.locked:
+            return "the discussion is locked"
+        if read.state.status in ("closed", "merged") and not self._options.answer_closed:
+            return f"the discussion is {read.state.status} and ANSWER_CLOSED is off"
+        if is_hidden(read.comments, mention.comment_id):
+            return "the comment is hidden"
+        return None
 
     async def _done(
         self,
@@ -140,6 +225,12 @@ class ReplyFlow:
         )
         self._outcome(logging.INFO, job, "replied", reason, reply=reply_id, **more)
 
+    async def _skip(self, job: Job, reason: str) -> None:
+        """Not answered, on purpose, for what the Hub says now: done, with nothing posted."""
+        why = f"skipped: {reason}"
+        await self._store.finish(job.id, JobStatus.DONE, why)
+        self._outcome(logging.INFO, job, "skipped", why)
+
     async def _ignore(self, job: Job, reason: str) -> None:
         """Not for the bot after all, once it knew who it is: done, with nothing posted."""
         why = f"not answered: {reason} (decided once the bot knew who it is)"
@@ -153,6 +244,9 @@ class ReplyFlow:
         self._outcome(level, job, "dead", reason, **more)
 
     async def _failed(self, job: Job, exc: UpstreamError) -> None:
+        if isinstance(exc, NotFound) and exc.service == "Hub":  # deleted: nothing to retry
+            await self._skip(job, f"the discussion or its repo is gone ({exc.summary()})")
+            return
         attempts = self._options.attempts
         if isinstance(exc, TransientError) and job.attempts < attempts.max_attempts:
             delay = attempts.delay(job.attempts)
@@ -192,6 +286,6 @@ class ReplyFlow:
             return
         text = f"{self._composer.notice(mention, bot)}\n\n{marker}"
         try:
-            await self._hub.post_comment(mention.where, text)
+            await uncancelled(self._hub.post_comment(mention.where, text))
         except UpstreamError as exc:
             log_event(log, logging.WARNING, "notice-not-posted", job=job.id, reason=exc.summary())

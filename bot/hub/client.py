@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import time
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from bot.errors import UpstreamError
+from bot.errors import NotFound, UpstreamError
 from bot.events import DiscussionRef, Identity
 from bot.upstream import (
     CallLimits,
@@ -46,6 +47,51 @@ def _webhook_of(body: object) -> dict[str, Any]:
 def discussion_path(ref: DiscussionRef) -> str:
     # Repo type in API paths is always plural, models included.
     return f"/api/{ref.repo_type}s/{quote(ref.repo_name, safe='/')}/discussions/{ref.num}"
+
+
+# A repo's own routes: the API's (`/api/models/ns/name/...`) and its files' (`.../resolve/...`).
+_REPO_ROUTE = re.compile(r"/api/(models|datasets|spaces)/|/(resolve|raw)/")
+_BAD_TOKEN = "invalid credentials"  # noqa: S105 - the Hub's words for a token it refuses
+_NOT_VISIBLE = ("RepoNotFound", "GatedRepo")  # X-Error-Code: missing, gated or private
+
+
+def hub_error(response: httpx.Response, what: str) -> UpstreamError:
+    """A failed answer of the Hub as the error it means, with what an operator can do.
+
+    The Hub answers 401 both for a bad token and, on a repo's routes, for a repo that is
+    missing, gated or private to the token (as huggingface_hub reads it): only the first is
+    about HF_TOKEN. A 404, or such a 401, is NotFound: nothing a retry would change.
+    """
+    status, path = response.status_code, response.request.url.path
+    error = error_from_response(response, SERVICE)
+    not_visible = error.code in _NOT_VISIBLE or (
+        bool(_REPO_ROUTE.search(path)) and _BAD_TOKEN not in error.detail.lower()
+    )
+    if status == 404 or (status == 401 and not_visible):
+        return error_from_response(response, SERVICE, _not_found_hint(path), NotFound)
+    hint = {
+        401: "HF_TOKEN is invalid or expired",
+        403: "the bot's token needs write access (discussion.write), the repo must allow"
+        " comments, and the discussion must not be locked",
+    }.get(status, f"{what} failed")
+    if status == 403 and WEBHOOKS in path:
+        hint = "the token may not manage webhooks (fine-grained: user.webhooks.read and .write)"
+    return error_from_response(response, SERVICE, hint)
+
+
+_REPO_INFO = re.compile(r"^/api/(models|datasets|spaces)/[^/]+/[^/]+$")
+
+
+def _not_found_hint(path: str) -> str:
+    """What a 404 means, by what was asked: a webhook, a discussion, a file; nothing for a
+    repo's own facts, whose caller names the repo (INFERENCE_MODEL ...) better than a hint."""
+    if WEBHOOKS in path:
+        return "no webhook of the token's account has this id (see: python -m bot webhooks list)"
+    if "/discussions/" in path:
+        return "the repo or discussion does not exist, or is gated or private to the bot's token"
+    if _REPO_INFO.match(path):
+        return ""
+    return "the repo or file does not exist, or is gated or private to the bot's token"
 
 
 class HubClient:
@@ -94,6 +140,16 @@ class HubClient:
         message = body.get("newMessage") if isinstance(body, dict) else None
         return str(message.get("id", "")) if isinstance(message, dict) else ""
 
+    async def edit_comment(self, ref: DiscussionRef, comment_id: str, text: str) -> None:
+        """Replace the text of one of the bot's own comments. Repeating an edit with the same
+        text changes nothing, so it is retried like a read."""
+        path = f"{discussion_path(ref)}/comment/{quote(comment_id, safe='')}/edit"
+
+        async def attempt() -> None:
+            self._checked(await self._send("POST", path, json={"content": text}), "edit comment")
+
+        await self._retry.call(attempt)
+
     async def discussion(self, ref: DiscussionRef, diff: bool = False) -> object:
         """The discussion with its events (comments, status changes, ...), as JSON; with `diff`,
         a pull request's changes too."""
@@ -113,7 +169,7 @@ class HubClient:
                 "GET", path, headers={"Range": f"bytes=0-{first_bytes - 1}"}, follow_redirects=True
             )
             if not response.is_success:
-                raise error_from_response(response, SERVICE, f"{what} failed")
+                raise hub_error(response, what)
             return response.content[:first_bytes].decode("utf-8", errors="replace")
 
         return await self._retry.call(attempt)
@@ -184,12 +240,7 @@ class HubClient:
     def _checked(response: httpx.Response, what: str) -> object:
         if response.is_success:
             return json_body(response, SERVICE)
-        hint = {
-            401: "HF_TOKEN is invalid or expired",
-            403: "the bot account's token needs write access, and the repo must allow comments",
-            404: "the repo or discussion does not exist, or is private to the bot",
-        }.get(response.status_code, f"{what} failed")
-        raise error_from_response(response, SERVICE, hint)
+        raise hub_error(response, what)
 
 
 class Whoami:

@@ -3,34 +3,57 @@ reads `Settings`; every part gets a small frozen option object of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 
+from bot.answer.command_prompts import CommandTemplates
 from bot.answer.compose import Composer, Style
 from bot.answer.context import Budgets, ContextReader
 from bot.answer.gather import Gatherer
 from bot.answer.prompts import Prompts
+from bot.answer.repo_settings import RepoSettingsReader
+from bot.automations.card_review import CardReviewer
+from bot.automations.comment import Commenter
+from bot.automations.discussions import Discussions
+from bot.automations.matching import Matcher
+from bot.automations.rules import Rules, load_rules
+from bot.automations.run_job import JobRunner
+from bot.automations.templates import AutomationTemplates
 from bot.config import Settings
 from bot.errors import ModelNotServed
 from bot.guards import GuardRules
+from bot.handlers.automation import Actions, AutomationFlow
+from bot.handlers.command import Commands
+from bot.handlers.conversation import Conversation, ConversationOptions
+from bot.handlers.follow_up import FollowUpRules
 from bot.handlers.mention import Attempts, ReplyOptions
-from bot.hub.client import HubClient
+from bot.hub.client import HubClient, Whoami
+from bot.hub.jobs import HubJobs
 from bot.inference import GenerationParameters, Model, Models, model_for
 from bot.inference.routing import NotServed, Route, RouteOptions, custom_route, resolve
+from bot.metrics import Metrics
 from bot.redact import Redactor
-from bot.services.clients import hub_limits, model_http_client, model_limits
+from bot.services.clients import (
+    hub_client,
+    hub_http_client,
+    hub_limits,
+    model_http_client,
+    model_limits,
+)
 from bot.sources.files import RepoFiles
 from bot.sources.lookups import LookupOptions, Lookups
 from bot.sources.viewer import Viewer
-from bot.store import Limits, StoreOptions
+from bot.store import Limits, Store, StoreOptions
 from bot.upstream import Observer, RetryPolicy, ignore_call
 
 PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves
 
 
 def parameters(settings: Settings) -> GenerationParameters:
-    return GenerationParameters(settings.max_new_tokens, settings.temperature, settings.top_p)
+    return GenerationParameters(
+        settings.max_new_tokens, settings.temperature, settings.top_p, settings.reasoning_effort
+    )
 
 
 def route_options(settings: Settings) -> RouteOptions:
@@ -38,6 +61,7 @@ def route_options(settings: Settings) -> RouteOptions:
         model=settings.model_id,
         api=settings.inference_api,
         provider=settings.inference_provider,
+        policy=settings.inference_policy,
         router=settings.inference_router_url,
         hub=settings.hf_endpoint,
         url=settings.inference_url,
@@ -46,14 +70,23 @@ def route_options(settings: Settings) -> RouteOptions:
 
 
 async def find_route(
-    settings: Settings, hub: HubClient, transport: httpx.AsyncBaseTransport | None = None
+    settings: Settings,
+    hub: HubClient,
+    transport: httpx.AsyncBaseTransport | None = None,
+    hub_transport: httpx.AsyncBaseTransport | None = None,
 ) -> Route:
     """INFERENCE_URL as configured (probed on a short-lived client of its own, with a short
-    timeout), or what the Hub says serves INFERENCE_MODEL."""
+    timeout), or what the Hub says serves INFERENCE_MODEL, asked with the token that will call
+    the model (INFERENCE_TOKEN when set: the Hub's answer may depend on who asks)."""
     if settings.inference_url:
         async with model_http_client(settings, transport, timeout=PROBE_TIMEOUT) as http:
             return await custom_route(route_options(settings), http)
-    return await resolve(route_options(settings), hub)
+    if settings.inference_token is None:
+        return await resolve(route_options(settings), hub)
+    as_model = settings.model_copy(update={"hf_token": settings.inference_token})
+    async with hub_http_client(as_model, hub_transport) as http:
+        retry = RetryPolicy(budget=settings.retry_budget)
+        return await resolve(route_options(settings), hub_client(as_model, http, retry))
 
 
 def models(
@@ -75,7 +108,13 @@ def models(
 
     def build(found: Route) -> Model:
         return model_for(
-            found, model_http, parameters(settings), retry, observe, model_limits(settings)
+            found,
+            model_http,
+            parameters(settings),
+            retry,
+            observe,
+            model_limits(settings),
+            settings.bill_to,
         )
 
     return Models(build, resolve_later, route)
@@ -126,8 +165,23 @@ def guard_rules(settings: Settings) -> GuardRules:
 
 
 def load_prompts(settings: Settings) -> Prompts:
-    """Every prompt set the settings name, checked."""
-    return Prompts(settings.prompt_folder, settings.prompt_sets)
+    """Every prompt set the settings name, checked, and the command templates with them."""
+    prompts = Prompts(settings.prompt_folder, settings.prompt_sets)
+    CommandTemplates(settings.prompt_folder)
+    return prompts
+
+
+def conversation(settings: Settings, composer: Composer, hub: HubClient) -> Conversation:
+    """What answers mentions and follow-ups: repo settings, commands, follow-up rules."""
+    commands = Commands(
+        CommandTemplates(settings.prompt_folder), composer, settings.thread_budget_chars
+    )
+    options = ConversationOptions(
+        follow_ups=settings.follow_ups,
+        answer_pull_requests=settings.answer_pull_requests,
+        rules=FollowUpRules(settings.follow_up_hours, settings.follow_up_turns),
+    )
+    return Conversation(composer, RepoSettingsReader(hub), commands, options)
 
 
 def store_options(settings: Settings, redact: Callable[[str], str] | None = None) -> StoreOptions:
@@ -154,4 +208,38 @@ def reply_options(settings: Settings) -> ReplyOptions:
         attempts=Attempts(settings.max_attempts, settings.attempt_backoff),
         failure_notice=settings.failure_notice,
         fault=settings.bot_fault,
+        answer_closed=settings.answer_closed,
+        landing_window=2 * settings.hub_timeout,  # a POST's deadline, and as long again
     )
+
+
+def automation_rules(settings: Settings) -> Rules:
+    """The rules of AUTOMATIONS_FILE (none without one); AutomationsError when unusable."""
+    return load_rules(settings.automations_path)
+
+
+def matcher(settings: Settings, rules: Rules) -> Matcher:
+    return Matcher(rules, guard_rules(settings))
+
+
+def automation_flow(
+    settings: Settings,
+    rules: Rules,
+    hub: HubClient,
+    hub_jobs: HubJobs,
+    store: Store,
+    whoami: Whoami,
+    metrics: Metrics,
+    environ: Mapping[str, str],
+) -> AutomationFlow:
+    """The handler of automation jobs; `environ` holds the secrets the rules name."""
+    templates = AutomationTemplates(settings.prompt_folder)
+    discussions = Discussions(hub, hub_jobs)
+    endpoint = settings.hf_endpoint
+    actions = Actions(
+        JobRunner(hub_jobs, discussions, templates, endpoint, environ),
+        CardReviewer(hub, discussions, templates, endpoint),
+        Commenter(discussions, templates, endpoint),
+    )
+    attempts = Attempts(settings.max_attempts, settings.attempt_backoff)
+    return AutomationFlow(rules, actions, store, whoami, metrics, attempts, settings.bot_fault)

@@ -32,6 +32,7 @@ from bot.store.records import (
     JobStatus,
     Limits,
     load_mention,
+    load_run,
 )
 
 HOUR, DAY = 3600.0, 86400.0
@@ -74,13 +75,14 @@ WHERE id = (
     LIMIT 1
     {{lock}}
 )
-RETURNING id, mention, attempts, round, discussion_key, author_id, kind
+RETURNING id, mention, attempts, round, discussion_key, author_id, kind, payload, posting_at
 """  # noqa: S608 - fixed text
 CLAIM_SQL = per_dialect(
     _CLAIM, lock={Dialect.SQLITE: "", Dialect.POSTGRES: "FOR UPDATE OF j SKIP LOCKED"}
 )
 # Uses that count against each limit: claims let through within the window (the job being
-# claimed is left out: a job tried again is not held back by its own earlier attempt).
+# claimed is left out: a job tried again is not held back by its own earlier attempt). A
+# follow-up job is made for every comment without a mention: only those answered count.
 _LIMIT_COUNTS = """
 SELECT
     COALESCE(SUM(CASE WHEN discussion_key = :discussion
@@ -89,6 +91,12 @@ SELECT
                        AND charged_at >= :hour_ago THEN 1 ELSE 0 END), 0),
     COUNT(*)
 FROM jobs WHERE id <> :id AND charged_at >= :day_ago
+  AND (kind = 'mention' OR (kind = 'follow_up' AND reply_id IS NOT NULL))
+"""
+# An automation rule's runs within the day (`max_per_day`), the job being claimed left out.
+_RULE_COUNT = """
+SELECT COUNT(*) FROM jobs
+WHERE id <> :id AND kind = 'automation' AND author_id = :author AND charged_at >= :day_ago
 """
 
 
@@ -107,19 +115,32 @@ def claim(
     row = yield one(CLAIM_SQL[dialect], now=now, lease_until=now + lease, job_id=job_id)
     if row is None:
         return None
-    claimed, mention, attempts, round_, discussion, author, kind = row
-    job = Job(int(claimed), load_mention(mention), int(attempts), int(round_), kind=JobKind(kind))
-    if job.round or not limits:
-        return job  # a forced round is an operator's explicit request: no limit applies
-    counts = yield one(
-        _LIMIT_COUNTS,
-        id=job.id,
-        discussion=discussion,
-        author=author,
-        hour_ago=now - HOUR,
-        day_ago=now - DAY,
+    claimed, mention, attempts, round_, discussion, author, kind, payload, posting_at = row
+    automation = load_run(payload) if payload else None
+    job = Job(
+        int(claimed),
+        load_mention(mention),
+        int(attempts),
+        int(round_),
+        kind=JobKind(kind),
+        automation=automation,
+        posting_age=max(0.0, now - float(posting_at)) if posting_at is not None else None,
     )
-    refusal = _over_limit(limits, counts)
+    if automation is not None:
+        (used,) = yield one(_RULE_COUNT, id=job.id, author=author, day_ago=now - DAY)
+        refusal = _over_rule_limit(automation.rule, automation.max_per_day, int(used))
+    elif job.round or not limits:
+        return job  # a forced round is an operator's explicit request: no limit applies
+    else:
+        counts = yield one(
+            _LIMIT_COUNTS,
+            id=job.id,
+            discussion=discussion,
+            author=author,
+            hour_ago=now - HOUR,
+            day_ago=now - DAY,
+        )
+        refusal = _over_limit(limits, counts)
     if refusal is None:
         return job
     yield run(
@@ -130,6 +151,12 @@ def claim(
         id=job.id,
     )
     return replace(job, refused=refusal)
+
+
+def _over_rule_limit(rule: str, max_per_day: int, used: int) -> str | None:
+    if max_per_day and used >= max_per_day:
+        return f"rate limit: rule {rule} already ran {used} times today (max_per_day={max_per_day})"
+    return None
 
 
 def _over_limit(limits: Limits, counts: tuple[int, int, int]) -> str | None:
@@ -152,6 +179,16 @@ _RENEW = per_dialect(
 
 def renew(dialect: Dialect, job_id: int, lease: float) -> Transaction[None]:
     yield run(_RENEW[dialect], lease=lease, id=job_id)
+
+
+_MARK_POSTING = per_dialect("UPDATE jobs SET posting_at = {now}, updated_at = {now} WHERE id = :id")
+
+
+def mark_posting(dialect: Dialect, job_id: int) -> Transaction[None]:
+    """Note, just before a reply's POST, that it is under way: should the attempt end without
+    knowing whether the Hub took it (a timeout, a crash), the next one lets it land and looks
+    for it before posting again (bot.handlers.mention). `force` clears it."""
+    yield run(_MARK_POSTING[dialect], id=job_id)
 
 
 _RELEASE = per_dialect(
