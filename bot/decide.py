@@ -17,6 +17,7 @@ from bot.events import REPO_TYPES, Identity, Ignore, Mention, Payload, mention_o
 
 OWN_COMMENT = Ignore("comment was written by the bot itself", "own_comment")
 NOT_MENTIONED = "the bot is not mentioned"
+_SOMEONE = re.compile(r"(?<![\w@./-])@[A-Za-z0-9][\w.-]*")
 _FENCED = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _QUOTE_LINE = re.compile(r"^\s*>.*$", re.MULTILINE)
@@ -84,6 +85,21 @@ class Decider:
             return mention_of(payload, comment.content or "", undecided=True, delivery=delivery)
         if not comment.content or not self.mentions_bot(comment.content):
             return self._unmentioned
+        return mention_of(payload, comment.content, delivery=delivery)
+
+    def follow_up(self, payload: Payload, delivery: str = "") -> Mention | Ignore:
+        """A comment without a mention, as a possible follow-up: only what the payload tells is
+        decided here (a new comment, not the bot's, mentioning nobody); whether it follows a
+        reply to its author is for the handler to read on the Hub (bot.handlers.follow_up)."""
+        comment = payload.comment
+        if payload.event.scope != "discussion.comment":
+            return Ignore("a new discussion's opening post follows no reply", "no_mention")
+        if comment.hidden or not comment.content:
+            return Ignore("comment is hidden or empty", "hidden")
+        if self.bot is None or comment.author.id == self.bot.id:
+            return OWN_COMMENT if self.bot else Ignore(NOT_MENTIONED, "no_mention")
+        if _SOMEONE.search(visible_prose(comment.content)):
+            return Ignore("the comment mentions someone else: not a follow-up", "mentions_other")
         return mention_of(payload, comment.content, delivery=delivery)
 
     def recheck(self, mention: Mention) -> Ignore | None:

@@ -41,11 +41,13 @@ def test_a_mention_gets_one_reply_on_the_hub_and_nothing_else_is_sent(
     assert reply.body["comment"].startswith(model.reply)
     assert "reply-to:6398872887bfcfb93a306f18" in reply.body["comment"]
     sha = hub.repos[("model", "some-user/some-repo")]["sha"]
-    # Read in parallel: the discussion, the repo's facts, then its card at that revision.
+    # Read in parallel: the discussion, the repo's facts, then its card at that revision; then
+    # the repo's .hub-bot.yaml at that revision.
     assert sorted((r.method, r.path) for r in hub.requests) == [
         ("GET", "/api/models/some-user/some-repo"),
         ("GET", "/api/models/some-user/some-repo/discussions/4"),
         ("GET", "/api/whoami-v2"),
+        ("GET", f"/some-user/some-repo/resolve/{sha}/.hub-bot.yaml"),  # the repo's own settings
         ("GET", f"/some-user/some-repo/resolve/{sha}/README.md"),
         ("POST", "/api/models/some-user/some-repo/discussions/4/comment"),
     ]

@@ -23,6 +23,8 @@ from bot.inference import Model, ModelRequest, Models
 from bot.redact import Redactor
 from bot.sources.found import Found
 
+Adjust = Callable[[PromptContext], PromptContext]
+
 
 @dataclass(frozen=True)
 class Style:
@@ -41,6 +43,7 @@ class Draft:
     generated: str
     body: str | None  # None: nothing fit to post was left after cleaning
     sources: tuple[Found, ...] = ()  # what the model was given (lookups and tool results)
+    label: str = ""  # named first in the job's reason: "command summarize"
 
 
 class Composer:
@@ -50,8 +53,10 @@ class Composer:
         self._style = style
 
     async def prepare(
-        self, mention: Mention, bot: Identity, read: Gathered
+        self, mention: Mention, bot: Identity, read: Gathered, adjust: Adjust | None = None
     ) -> tuple[PromptSet, PromptContext, ModelRequest, Model]:
+        """`adjust` changes the context before the prompt is built (a command's task, the
+        repo's own instructions, a longer thread)."""
         model = await self._models.current()
         received = datetime.fromtimestamp(mention.received_at or time.time(), UTC)
         style, facts = self._style, read.repo.facts
@@ -73,11 +78,15 @@ class Composer:
             sources=read.looked.found,
             tools=read.tools,
         )
+        if adjust is not None:
+            context = adjust(context)
         prompts = self._prompts.for_repo(mention.where.repo_name)
         return prompts, context, model.build(prompts, context), model
 
-    async def write(self, mention: Mention, bot: Identity, read: Gathered) -> Draft:
-        prompts, context, request, model = await self.prepare(mention, bot, read)
+    async def write(
+        self, mention: Mention, bot: Identity, read: Gathered, adjust: Adjust | None = None
+    ) -> Draft:
+        prompts, context, request, model = await self.prepare(mention, bot, read, adjust)
         try:
             generated = await model.generate(request)
         except ModelNotServed:

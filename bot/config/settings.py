@@ -79,6 +79,7 @@ PromptRoutes = Annotated[tuple[tuple[str, str], ...], NoDecode, BeforeValidator(
 _PRINTABLE_ASCII = "printable ASCII without spaces (copy it again without quotes or line breaks)"
 _URL = "an http(s) URL"
 _FLAG = "true or false"
+_HUB_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,95}$"  # also keeps a header value plain ASCII
 
 
 def setting(default: Any, expected: str, **constraints: Any) -> Any:
@@ -101,6 +102,15 @@ class Settings(BaseSettings):
     ] = setting("auto", "auto, text-generation, completions or chat")
     inference_url: Url | None = setting(None, _URL)
     inference_provider: str | None = setting(None, "an Inference Provider's name, such as together")
+    inference_policy: Annotated[Literal["fastest", "cheapest"], _folded("lower")] = setting(
+        "fastest", "fastest or cheapest"
+    )
+    reasoning_effort: Annotated[Literal["low", "medium", "high"] | None, _folded("lower")] = (
+        setting(None, "low, medium or high")
+    )
+    bill_to: str | None = setting(
+        None, "an organisation's name on the Hub, such as acme", pattern=_HUB_NAME
+    )
     inference_router_url: Url = setting("https://router.huggingface.co", _URL)
     inference_token: Token | None = setting(None, _PRINTABLE_ASCII)
     database_url: PostgresUrl | None = setting(
@@ -130,6 +140,9 @@ class Settings(BaseSettings):
     lookup_budget_chars: int = setting(6000, "from 0 to 100000", ge=0, le=100_000)
     allow_mentions: bool = setting(False, _FLAG)
     failure_notice: bool = setting(True, _FLAG)
+    follow_ups: bool = setting(False, _FLAG)
+    follow_up_hours: float = setting(24.0, "hours from 0.1 to 720", ge=0.1, le=720)
+    follow_up_turns: int = setting(3, "from 1 to 50", ge=1, le=50)
     max_body_bytes: int = setting(
         1024 * 1024, "a byte count from 1024 to 16777216", ge=1024, le=16 * 1024 * 1024
     )
@@ -159,6 +172,7 @@ class Settings(BaseSettings):
     answer_private_repos: bool = setting(False, _FLAG)
     answer_closed: bool = setting(False, _FLAG)
     answer_pull_requests: bool = setting(True, _FLAG)
+    automations_file: Path | None = setting(None, "a YAML file path (see docs/automations.md)")
     log_level: Annotated[Literal["DEBUG", "INFO", "WARNING", "ERROR"], _folded("upper")] = setting(
         "INFO", "DEBUG, INFO, WARNING or ERROR"
     )
@@ -225,8 +239,16 @@ class Settings(BaseSettings):
         if self.prompts_dir is not None:
             return self.prompts_dir.resolve()
         here = Path("prompts")
-        beside_code = Path(__file__).resolve().parent.parent / "prompts"
+        beside_code = Path(__file__).resolve().parents[2] / "prompts"  # beside bot/
         return (here if here.is_dir() or not beside_code.is_dir() else beside_code).resolve()
+
+    @property
+    def automations_path(self) -> Path | None:
+        """AUTOMATIONS_FILE, else ./automations.yaml when there is one, else none."""
+        if self.automations_file is not None:
+            return self.automations_file
+        here = Path("automations.yaml")
+        return here if here.is_file() else None
 
     @property
     def database_path(self) -> Path:

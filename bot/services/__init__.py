@@ -9,6 +9,7 @@ job` (which handles one payload and exits). Tests pass fake transports and a ret
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -17,12 +18,16 @@ from dataclasses import dataclass
 import httpx
 
 from bot.answer.prompts import Prompts
+from bot.automations.matching import Matcher
 from bot.config import Secret, Settings
 from bot.events import Identity
 from bot.guards import Guards
 from bot.handlers import Handlers
+from bot.handlers.automation import AutomationFlow
+from bot.handlers.conversation import Conversation
 from bot.handlers.mention import ReplyFlow
 from bot.hub.client import HubClient, Whoami
+from bot.hub.jobs import HubJobs
 from bot.hub.webhook_watch import WebhookWatch
 from bot.inference import Models
 from bot.inference.routing import Route
@@ -37,11 +42,15 @@ from bot.services.clients import (
     viewer_http_client,
 )
 from bot.services.parts import (
+    automation_flow,
+    automation_rules,
     composer,
+    conversation,
     find_route,
     gatherer,
     guard_rules,
     load_prompts,
+    matcher,
     models,
     parameters,
     reply_options,
@@ -56,6 +65,7 @@ from bot.upstream import RetryPolicy
 __all__ = [
     "Deployment",
     "Services",
+    "automation_rules",
     "composer",
     "find_route",
     "gatherer",
@@ -107,11 +117,21 @@ class Services:
     flow: ReplyFlow
     metrics: Metrics
     webhooks: WebhookWatch
+    automations: AutomationFlow | None = None  # None: no AUTOMATIONS_FILE
+    matcher: Matcher | None = None
+    conversation: Conversation | None = None  # repo settings, commands, follow-ups
 
     @property
     def handlers(self) -> Handlers:
         """Which handler runs each kind of job."""
-        return {JobKind.MENTION: self.flow.run}
+        handlers = {JobKind.MENTION: self.flow.run}
+        if self.conversation is not None:
+            talk = self.conversation
+            handlers[JobKind.MENTION] = self.flow.with_responder(talk.mention).run
+            handlers[JobKind.FOLLOW_UP] = self.flow.with_responder(talk.follow_up).run
+        if self.automations is not None:
+            handlers[JobKind.AUTOMATION] = self.automations.run
+        return handlers
 
 
 @asynccontextmanager
@@ -142,9 +162,10 @@ async def open_services(
         chosen = models(settings, hub, model_http, retry, route, metrics.observe, model_transport)
         whoami = Whoami(hub, settings.bot_username, known=bot)
         guards = Guards(guard_rules(settings))
+        writer = composer(settings, prompts, chosen, redact)
         flow = ReplyFlow(
             gatherer(settings, hub, viewer_http),
-            composer(settings, prompts, chosen, redact),
+            writer,
             hub,
             store,
             whoami,
@@ -154,6 +175,15 @@ async def open_services(
         if bot is not None:  # asked of the Hub at startup, a moment ago
             metrics.health["Hub"].last_success = time.time()
         watch = WebhookWatch(hub, settings.webhook_url)
+        rules = automation_rules(settings)
+        automations = None
+        if rules:
+            hub_jobs = HubJobs(hub_http, retry, metrics.observe, hub_limits(settings))
+            automations = automation_flow(
+                settings, rules, hub, hub_jobs, store, whoami, metrics, os.environ
+            )
         yield Services(
-            deployment(settings), store, hub, whoami, guards, chosen, flow, metrics, watch
-        )
+            deployment(settings), store, hub, whoami, guards, chosen, flow, metrics, watch,
+            automations, matcher(settings, rules) if rules else None,
+            conversation(settings, writer, hub),
+        )  # fmt: skip
