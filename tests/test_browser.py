@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -40,21 +41,26 @@ FLAGS = [
 ]
 
 
-def chromium(tmp_path: Path, *args: str, width: int = 1200) -> subprocess.CompletedProcess[str]:
+def chromium(
+    tmp_path: Path, *args: str, width: int = 1200, height: int = 900
+) -> subprocess.CompletedProcess[str]:
     assert CHROMIUM, "Chromium is required in CI: .ci/run installs it"
     profile = tmp_path / "chromium-profile"
+    size = f"--window-size={width},{height}"
     return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--window-size={width},900", f"--user-data-dir={profile}", *args],
+        [CHROMIUM, *FLAGS, size, f"--user-data-dir={profile}", *args],
         cwd=tmp_path, capture_output=True, text=True, timeout=90,
     )  # fmt: skip
 
 
-def screenshot(tmp_path: Path, url: str, name: str, width: int = 1200) -> Image.Image:
+def screenshot(
+    tmp_path: Path, url: str, name: str, width: int = 1200, height: int = 900
+) -> Image.Image:
     shot = SCREENSHOTS / name if SCREENSHOTS else tmp_path / name
-    taken = chromium(tmp_path, f"--screenshot={shot}", url, width=width)
+    taken = chromium(tmp_path, f"--screenshot={shot}", url, width=width, height=height)
     assert taken.returncode == 0, taken.stderr
     image = Image.open(shot).convert("L")
-    assert image.size == (width, 900)
+    assert image.size == (width, height)
     darkest, lightest = image.getextrema()
     assert lightest - darkest > 100  # text on a background, not one flat colour
     assert sum(image.histogram()[:200]) > 2000  # thousands of inked pixels, not a blank page
@@ -80,6 +86,11 @@ def test_status_page_in_chromium_idle_busy_and_narrow_and_logs_are_json(
     for serial in (1, 2):
         assert bot.deliver(mention_in(serial)).status_code == 202
         assert fakes.model.wait_until(lambda n=serial: len(fakes.model.requests) == n)
+    eventually(lambda: bot.job_status(f"{2:024x}") == "failed", what="the retrying job")
+    failing = chromium(tmp_path, "--dump-dom", bot.url + "/").stdout
+    screenshot(tmp_path, bot.url + "/", "status-failing.png")
+    assert re.search(r"Not working: the model(&#39;|')s last call failed", failing)
+    assert re.search(r"Failing</span> since \d+ s ago", failing)
     mention = bot.deliver(load_payload("comment_create_mention"), **{"Webhook-Id": "whk-42"})
     assert mention.status_code == 202
     assert bot.deliver(load_payload("repo_content_update")).status_code == 200
@@ -90,17 +101,17 @@ def test_status_page_in_chromium_idle_busy_and_narrow_and_logs_are_json(
 
     dom = chromium(tmp_path, "--dump-dom", bot.url + "/")
     screenshot(tmp_path, bot.url + "/", "status-busy.png")
-    screenshot(tmp_path, bot.url + "/", "status-narrow.png", width=600)
+    screenshot(tmp_path, bot.url + "/", "status-narrow.png", width=600, height=2400)
 
     assert dom.returncode == 0, dom.stderr
-    page = dom.stdout
+    page = dom.stdout.replace("<wbr>", "")  # where long URLs may wrap
     assert "<h1>@hub-bot</h1>" in page
     assert 'id="webhook-url">http://localhost:' in page
     assert '<span class="badge dead">dead</span>' in page
     assert '<span class="badge failed">failed</span>' in page
     assert '<span class="badge done">done</span>' in page
     assert "whk-42" in page and "repo.content/update" in page and "wrong webhook secret" in page
-    assert "Refused for a wrong or missing secret since the start: <strong>1</strong>" in page
+    assert "Refused for a wrong or missing secret since the bot started: <strong>1</strong>" in page
 
     events = [
         json.loads(line) for line in bot.stderr.read_text().splitlines() if line.startswith("{")

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import httpx
 
 from bot.config import Secret
+from bot.metrics import Metrics
 from bot.upstream import RetryPolicy
 from tests.botprocess import eventually
 from tests.conftest import deliver, load_payload, mention_in
@@ -36,7 +37,7 @@ def test_status_page_shows_health_and_deliveries_but_no_comment_text_or_private_
 
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
-    html = page.text
+    html = page.text.replace("<wbr>", "")  # where long URLs may wrap
     assert (
         "<strong>hub-bot</strong>" in html
         and "answers mentions of <strong>@hub-bot</strong>" in html
@@ -81,11 +82,16 @@ def test_the_page_says_what_happened_to_each_job_and_whether_each_part_works(
     assert "model: HTTP 503: overloaded" in html
     assert re.search(r"in \d{3} s \(\d\d:\d\d:\d\d UTC\)", html)  # the next attempt, jittered
     assert 'href="http://hub.test/some-user/some-repo/discussions/1"' in html
-    assert "Refused for a wrong or missing secret since the start: <strong>1</strong>" in html
+    assert "Refused for a wrong or missing secret since the bot started: <strong>1</strong>" in html
     assert "wrong webhook secret" in html  # the refused delivery, in the table too
     assert 'job 1, now <span class="badge dead">dead</span>' in html
     assert '<span class="bad-text">Failing</span>' in html  # the model's last call failed
     assert '<span class="ok-text">Working</span>: the last call succeeded' in html  # the Hub
+    # One verdict first; the 24-hour counts leave the refused ones to the metric's count.
+    assert html.index('id="verdict"') < html.index('class="cards"')
+    assert '<strong class="bad-text">Not working: the model&#39;s last call failed</strong>' in html
+    [today] = re.findall(r'id="deliveries-today">(.*?)</section>', html, re.S)
+    assert "unauthorised" not in today and "queued: 2" in today
 
 
 def test_status_and_metrics_can_be_put_behind_a_token(make_client: Start) -> None:
@@ -120,5 +126,30 @@ def test_metrics_count_deliveries_jobs_queue_and_latency(
     assert "bot_queue_depth 0.0" in text
     assert "bot_oldest_job_age_seconds 0.0" in text
     assert 'bot_upstream_call_seconds_count{service="model"} 1.0' in text
-    # Thread, facts, card, post.
-    assert 'bot_upstream_call_seconds_count{service="Hub"} 4.0' in text
+    # Thread, facts, card, the repo's .hub-bot.yaml, post.
+    assert 'bot_upstream_call_seconds_count{service="Hub"} 5.0' in text
+
+
+def test_the_first_view_shows_the_webhook_and_an_idle_bot_says_what_it_lacks(
+    client: httpx.Client, hub: FakeHub
+) -> None:
+    html = client.get("/").text
+
+    assert "Asking the Hub" not in html  # the first look-up is waited for, briefly
+    assert "none of the bot account&#39;s webhooks sends here" in html
+    assert '<meta http-equiv="refresh" content="30">' in html
+    assert "Working, with 1 warning<" in html  # a local URL (which explains no webhook)
+    assert "the webhook URL is a local address the Hub cannot reach" in html
+    assert "No jobs yet." in html
+
+
+def test_failing_since_is_when_the_failures_began() -> None:
+    metrics = Metrics()
+    metrics.observe("model", 0.1, "HTTP 503 on POST")
+    first = metrics.health["model"].last_failure
+    metrics.observe("model", 0.1, "HTTP 503 on POST")
+
+    assert metrics.health["model"].failing_since == first
+    metrics.observe("model", 0.1, None)
+    assert metrics.health["model"].failing_since is None
+    assert metrics.health["model"].state == "working"

@@ -7,20 +7,26 @@ effect is a one-token generation, to see the model answer.
     webhook   the account's webhook to the bot's URL exists, is enabled (not suspended),
               watches the discussion domain and has a secret
     prompts   every prompt set renders
-    state     where jobs are kept, and whether they survive a restart
+    state     where jobs are kept, that they can be written, and whether they survive a restart
+    automations  AUTOMATIONS_FILE reads, its secrets are set, its templates exist, the token
+              may run Jobs where the rules need, and the webhook watches the repo domain
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bot.answer.prompts import SAMPLE_CONTEXT
+from bot.automations.rules import AutomationsError, RunJob, load_rules
+from bot.automations.templates import AutomationTemplates
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub.client import HubClient
+from bot.hub.jobs import HubJobs
 from bot.hub.token import (
     DISCUSSIONS,
     INFERENCE,
@@ -69,13 +75,16 @@ def fail(name: str, text: str, fix: str) -> Result:
 
 async def run_checks(settings: Settings) -> list[Result]:
     async with hub_http_client(settings) as http:
-        hub = hub_client(settings, http, RetryPolicy(budget=CHECK_RETRY_BUDGET))
+        hub_retry = RetryPolicy(budget=CHECK_RETRY_BUDGET)
+        hub = hub_client(settings, http, hub_retry)
         checks: list[Callable[[], Awaitable[Result]]] = [
             lambda: check_token(settings, hub),
             lambda: check_model(settings, hub),
             lambda: check_webhook(settings, hub),
         ]
         results = [await check() for check in checks]
+        if settings.automations_path is not None:  # said only when there are automations
+            results.append(await check_automations(settings, hub, HubJobs(http, hub_retry)))
     return [*results, check_prompts(settings), await check_state(settings)]
 
 
@@ -140,7 +149,8 @@ async def check_model(settings: Settings, hub: HubClient) -> Result:
     prompts = load_prompts(settings).for_repo(SAMPLE_CONTEXT.repo_name)
     async with model_http_client(settings) as http:
         retry = RetryPolicy(budget=CHECK_RETRY_BUDGET)
-        model = model_for(route, http, parameters, retry, limits=model_limits(settings))
+        limits = model_limits(settings)
+        model = model_for(route, http, parameters, retry, limits=limits, bill_to=settings.bill_to)
         try:
             await model.generate(model.build(prompts, SAMPLE_CONTEXT))
         except UpstreamError as exc:
@@ -207,6 +217,48 @@ def _webhook_problem(hook: dict[str, Any]) -> Result | None:
     return None
 
 
+async def check_automations(settings: Settings, hub: HubClient, jobs: HubJobs) -> Result:
+    """The rules file, what its rules need from the environment, the Hub and the webhook."""
+    try:
+        rules = load_rules(settings.automations_path)
+    except AutomationsError as exc:
+        where = settings.automations_path
+        return fail("automations", f"{where}: {exc.one_line()}", "fix it (docs/automations.md)")
+    if not rules:
+        return ok("automations", f"{rules.source} has no rules")
+    unset = [name for name in rules.secret_names if not os.environ.get(name)]
+    if unset:
+        names = ", ".join(unset)
+        text = f"secrets named by the rules are not set: {names}"
+        return fail("automations", text, f"set {names} in the bot's environment")
+    missing = AutomationTemplates(settings.prompt_folder).missing(rules)
+    if missing:
+        folder = settings.prompt_folder / "automations"
+        text = f"templates missing: {', '.join(missing)}"
+        return fail("automations", text, f"add them to {folder}")
+    try:
+        account = (await hub.whoami()).name
+        spaces = {r.do.namespace or account for r in rules.rules if isinstance(r.do, RunJob)}
+        denied = [space for space in sorted(spaces) if not await jobs.can_run(space)]
+        hooks = [h for h in await hub.webhooks() if _same_url(h.get("url"), settings.webhook_url)]
+    except UpstreamError as exc:
+        return fail("automations", f"cannot ask the Hub ({exc.summary()})", "check HF_TOKEN")
+    if denied:
+        return fail(
+            "automations",
+            f"the token may not run Jobs in {', '.join(denied)}",
+            "use a token with the Jobs permission for that namespace, or change `namespace`",
+        )
+    if hooks and not any("repo" in (h.get("domains") or []) for h in hooks):
+        name = hooks[0].get("id", "?")
+        return fail(
+            "automations",
+            f"webhook {name} does not watch the repo domain the rules need",
+            f"python -m bot webhooks update {name} --domain discussion --domain repo",
+        )
+    return ok("automations", f"{len(rules.rules)} rule(s) in {rules.source} are ready")
+
+
 def check_prompts(settings: Settings) -> Result:
     try:
         load_prompts(settings)
@@ -222,6 +274,11 @@ async def check_state(settings: Settings) -> Result:
         store = await open_store(options)
     except BotError as exc:
         return fail("state", str(exc), "see the message")
+    try:
+        await store.check_writable()
+    except StoreUnavailable as exc:
+        await store.close()
+        return fail("state", str(exc), store.write_fix)
     try:
         depth = await store.depth()
     except StoreUnavailable as exc:

@@ -23,9 +23,24 @@ from bot.decide import Decider
 from bot.errors import BotError
 from bot.events import Ignore, PayloadError, parse_payload
 from bot.services import load_prompts, open_services, store_options
-from bot.store import DeliveryRecord, Enqueue, JobSummary, Store, StoreUnavailable, open_store
+from bot.store import (
+    DeliveryOutcome,
+    DeliveryRecord,
+    Enqueue,
+    EnqueueAutomation,
+    EnqueueOutcome,
+    JobRecord,
+    JobStatus,
+    JobSummary,
+    Store,
+    StoreUnavailable,
+    open_store,
+)
+from bot.store.records import REPLAYABLE
 
 T = TypeVar("T")
+RETRY_PREFIX = "retry-"  # delivery log rows that record an operator's retry
+RETRIED_FROM_FORCED = (JobStatus.FAILED, JobStatus.DEAD, JobStatus.QUEUED, JobStatus.DONE)
 
 
 def add_job_commands(commands: Any) -> None:
@@ -69,6 +84,7 @@ def _line(job: JobSummary) -> str:
     forced = f" round {job.round}" if job.round else ""
     return (
         f"{job.id:>5}  {job.status:<7} {_when(job.updated_at)}  {one_line(job.discussion)}"
+        f"  {one_line(job.shown_kind)}"
         f"  comment {one_line(job.comment_id)}  attempts {job.attempts}{forced}"
         f"  {one_line(job.reason or '')}"
     )
@@ -76,7 +92,8 @@ def _line(job: JobSummary) -> str:
 
 def list_jobs(settings: Settings, args: argparse.Namespace) -> int:
     found = asyncio.run(_with_store(settings, lambda store: store.jobs(args.limit, args.status)))
-    printer(settings).say("\n".join(_line(job) for job in found) if found else "no jobs yet")
+    none = f"no {args.status} jobs (jobs list shows them all)" if args.status else "no jobs yet"
+    printer(settings).say("\n".join(_line(job) for job in found) if found else none)
     return 0
 
 
@@ -94,11 +111,16 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
     shown.append(f"       on the Hub: {job.web_url(settings.hf_endpoint) or '(a private repo)'}")
     if job.sources:
         shown.append(f"       sources: {one_line(', '.join(job.sources))}")
-    for d in deliveries:
-        what = one_line(f"{d.delivery} at {_when(d.received_at)}: {d.status} {d.outcome}")
-        shown.append(f"       delivery {what}")
+    for d in reversed(deliveries):  # oldest first, as they happened
+        what = f"{d.delivery} at {_when(d.received_at)}: {d.status} {d.outcome}"
+        if d.delivery.startswith(RETRY_PREFIX):
+            what = f"{_when(d.received_at)}: {d.reason or ''}"
+            shown.append(f"       retried {one_line(what)}")
+            continue
+        shown.append(f"       delivery {one_line(what)}")
     if job.reply_text:
-        shown.append("       posted:")
+        # A dead job's posted text is the failure notice it left in the discussion.
+        shown.append("       failure notice posted:" if job.status == "dead" else "       posted:")
         # Split on line feeds only: other separators are shown escaped, not obeyed.
         shown += [f"         {line}" for line in job.reply_text.split("\n")]
     printer(settings).say("\n".join(shown))
@@ -108,7 +130,29 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
 def retry_job(settings: Settings, args: argparse.Namespace) -> int:
     key = args.key
     change = Store.force if args.force else Store.requeue
-    job = asyncio.run(_with_store(settings, lambda store: change(store, key)))
+
+    async def retry(store: Store) -> JobRecord | None:
+        before = await change(store, key)  # the job as it was
+        if before is not None and before.status in (
+            RETRIED_FROM_FORCED if args.force else REPLAYABLE
+        ):
+            # The requeue starts the attempts again: the earlier ones are kept in the job's
+            # history (the delivery log), so `jobs show` still tells them.
+            earlier = (
+                f"{before.attempts} attempt(s) before, {before.status}: {before.reason or '-'}"
+            )
+            store.record_delivery(
+                f"{RETRY_PREFIX}{int(time.time() * 1000)}",
+                "operator/retry",
+                None,
+                202,
+                DeliveryOutcome.QUEUED,
+                ("--force; " if args.force else "") + earlier,
+                before.id,
+            )
+        return before
+
+    job = asyncio.run(_with_store(settings, retry))
     if job is None:
         raise BotError(f"no job {key!r}: give a job number or a comment id (see: jobs list)")
     can = ("failed", "dead", "queued", "done") if args.force else ("failed", "dead")
@@ -140,11 +184,38 @@ def run_job(settings: Settings, args: argparse.Namespace) -> int:
         payload = parse_payload(json.loads(raw))
     except (ValueError, RecursionError) as exc:
         raise BotError(f"WEBHOOK_PAYLOAD is not a webhook payload: {exc}") from None
+    if isinstance(payload, Ignore) and payload.code == "scope" and settings.automations_path:
+        return asyncio.run(_automate(settings, load_prompts(settings), raw.encode()))
     if isinstance(payload, Ignore):
         printer(settings).say(f"ignored: {payload.reason}")
         return 0
     prompts = load_prompts(settings)
     return asyncio.run(_answer(settings, prompts, payload))
+
+
+async def _automate(settings: Settings, prompts: Prompts, body: bytes) -> int:
+    """Job mode for a repo event: run each automation job it makes, here and now."""
+    say = printer(settings).say
+    async with open_services(settings, None, prompts) as services:
+        matched = services.matcher.match(body) if services.matcher else None
+        if matched is None or isinstance(matched, Ignore):
+            say(f"ignored: {matched.reason if matched else 'AUTOMATIONS_FILE has no rules'}")
+            return 0
+        recorded = await services.store.enqueue_automations(
+            [EnqueueAutomation(run) for run in matched]
+        )
+        failed = 0
+        for (outcome, job_id), run in zip(recorded, matched, strict=True):
+            job = await services.store.claim(settings.lease_seconds, job_id=job_id)
+            if outcome is EnqueueOutcome.DUPLICATE or job is None:
+                say(f"duplicate: {run.key} is already done or queued")
+                continue
+            await services.handlers[job.kind](job)
+            record = await services.store.get(run.key)
+            status = record.status if record else "unknown"
+            failed += status != "done"
+            say(f"{run.rule}: {status}: {one_line(record.reason or '') if record else ''}")
+    return 1 if failed else 0
 
 
 async def _answer(settings: Settings, prompts: Prompts, payload: Any) -> int:

@@ -23,6 +23,7 @@ from bot.cli.preview import (
     mention_from_payload,
     mention_from_text,
     preview,
+    preview_automation,
 )
 from bot.cli.send import add_send_command
 from bot.cli.startup import banner, discover, show_banner
@@ -77,6 +78,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+REPO_PLACEHOLDER = "your-org/your-model"
+
+
 def run_check(settings: Settings, args: argparse.Namespace) -> int:
     results = asyncio.run(run_checks(settings))
     printer(settings).say("\n".join(result.line() for result in results))
@@ -84,6 +88,8 @@ def run_check(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def run_preview(settings: Settings, args: argparse.Namespace) -> int:
+    if args.automation:
+        return run_automation_preview(settings, args)
     if args.payload and args.comment:
         raise BotError("give --comment or --payload, not both")
     if args.discussion:
@@ -92,10 +98,18 @@ def run_preview(settings: Settings, args: argparse.Namespace) -> int:
         source = Source(mention_from_payload(Path(args.payload)))
     elif args.comment:
         text, repo, title = args.comment, args.repo, args.title
-        source = Source(mention_from_text(text, repo, title, args.pull_request))
+        mention = mention_from_text(text, repo, title, args.pull_request)
+        source = Source(mention, follow_up=args.follow_up)
     else:
         raise BotError("preview needs --discussion URL, --comment TEXT or --payload FILE")
     printer(settings).say(asyncio.run(preview(settings, source, args.generate)))
+    return 0
+
+
+def run_automation_preview(settings: Settings, args: argparse.Namespace) -> int:
+    if args.repo == REPO_PLACEHOLDER:
+        raise BotError("preview --automation NAME needs --repo ID (the repo that was pushed to)")
+    printer(settings).say(asyncio.run(preview_automation(settings, args.automation, args.repo)))
     return 0
 
 
@@ -127,16 +141,36 @@ def build_parser() -> Parser:
     show.add_argument(
         "--comment", help="the comment answered (with --discussion: added after the thread)"
     )
-    show.add_argument("--repo", default="your-org/your-model", help="repo name for --comment")
+    source.add_argument(
+        "--automation", metavar="NAME", help="what automation rule NAME would do for --repo"
+    )
+    show.add_argument(
+        "--repo", default=REPO_PLACEHOLDER, help="repo name for --comment or --automation"
+    )
     show.add_argument("--title", default="A question", help="discussion title for --comment")
     show.add_argument("--pull-request", action="store_true", help="treat --comment as in a PR")
     show.add_argument("--generate", action="store_true", help="also call the model")
+    show.add_argument(
+        "--follow-up", action="store_true", help="treat --comment as a follow-up (no mention)"
+    )
     show.set_defaults(run=run_preview, needs=("hf_token",))
 
     add_send_command(commands)
     add_job_commands(commands)
     add_webhook_commands(commands)
+    described(parser)
     return parser
+
+
+def described(parser: argparse.ArgumentParser) -> None:
+    """Every command's own --help opens with the line the list of commands shows for it,
+    unless it has a longer description of its own."""
+    for action in parser._actions:  # argparse keeps its subcommands here, and nowhere public
+        if isinstance(action, argparse._SubParsersAction):
+            for listed in action._choices_actions:
+                command = action.choices[listed.dest]
+                command.description = command.description or listed.help
+                described(command)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,9 +5,16 @@ cleaning as the running bot, with the bot's real handle (whoami, else BOT_USERNA
 
     --discussion URL   a Hub discussion or pull request: its thread, its repo's facts and card
                        and a pull request's changes are read (nothing is posted); the comment
-                       answered is --comment, else the latest one that mentions the bot
-    --comment TEXT     a comment, in --repo (nothing is read from the Hub about it)
+                       answered is --comment, else the latest one by someone else that
+                       mentions the bot, else the latest mention the bot's store recorded
+                       there (a delivery from `send`, which the fake Hub's thread lacks)
+    --comment TEXT     a comment, in --repo (nothing is read from the Hub about it); one
+                       naming a command (`@bot summarize`) previews that command
+    --follow-up        the comment as a follow-up: answered without a mention (whether it
+                       is one is decided on the Hub's discussion when it arrives)
     --payload FILE     a saved delivery (likewise)
+    --automation NAME  with --repo ID: what that automation rule would do on a push to the
+                       repo (the Job spec with secrets masked, or the comment); nothing is done
 
 A comment the bot would ignore is said so in one line (exit 0). An unreachable model is given
 up within a few seconds, not RETRY_BUDGET.
@@ -20,9 +27,18 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from bot.answer.command_prompts import CommandTemplates
+from bot.answer.compose import Adjust, Composer
 from bot.answer.context import RepoContext, RepoFacts
 from bot.answer.gather import Gathered
+from bot.answer.repo_settings import Ceiling, RepoSettings
 from bot.answer.thread import parse_events
+from bot.automations.card_review import CardReviewer, review
+from bot.automations.comment import Commenter
+from bot.automations.discussions import Discussions
+from bot.automations.rules import CommentOn, RunJob
+from bot.automations.run_job import job_spec
+from bot.automations.templates import AutomationTemplates
 from bot.config import Settings
 from bot.decide import Decider
 from bot.errors import BotError, UpstreamError
@@ -35,9 +51,12 @@ from bot.events import (
     mention_of,
     parse_payload,
 )
+from bot.handlers.command import Commands, command_word
 from bot.hub.client import HubClient, Whoami
+from bot.hub.jobs import HubJobs
 from bot.redact import Redactor
 from bot.services import (
+    automation_rules,
     composer,
     find_route,
     gatherer,
@@ -46,8 +65,11 @@ from bot.services import (
     load_prompts,
     model_http_client,
     models,
+    store_options,
     viewer_http_client,
 )
+from bot.store import StoreUnavailable, open_store
+from bot.store.records import AutomationRun
 from bot.upstream import RetryPolicy
 
 PREVIEW_RETRY_BUDGET = 3.0  # an interactive command gives up in seconds
@@ -63,6 +85,7 @@ class Source:
     mention: Mention | None = None
     discussion: DiscussionRef | None = None
     comment: str | None = None
+    follow_up: bool = False  # preview the comment as a follow-up: no mention needed
 
 
 def discussion_ref(url: str) -> DiscussionRef:
@@ -113,19 +136,23 @@ async def preview(settings: Settings, source: Source, generate: bool) -> str:
         else:
             assert source.mention is not None
             mention, read = source.mention, _nothing_read(source.mention)
-        if refusal := _ignored(mention, bot):
+        refusal = Decider(bot).recheck(mention) if source.follow_up else _ignored(mention, bot)
+        if refusal:
             return f"ignored: the bot would not answer this comment: {refusal.reason}"
         route = await find_route(settings, hub)
         chosen = models(settings, hub, model_http, retry, route)
         writer = composer(settings, prompts, chosen, Redactor(settings.secrets))
+        adjust, said = await _command(settings, writer, mention, bot, read, source.follow_up)
+        if said is not None:
+            return said
         try:
-            _, _, request, model = await writer.prepare(mention, bot, read)
+            _, _, request, model = await writer.prepare(mention, bot, read, adjust)
             shown = [*read_sources(read), f"=== prompt ({route.api}, {model.label}) ===",
                      request.shown]  # fmt: skip
             if read.missing:
                 shown.insert(0, f"(read without {' and '.join(read.missing)})")
             if generate:
-                draft = await writer.write(mention, bot, read)
+                draft = await writer.write(mention, bot, read, adjust)
                 empty = "(nothing would be posted: the answer was empty once cleaned)"
                 if draft.sources:
                     shown.append("=== sources the reply cites ===")
@@ -134,6 +161,31 @@ async def preview(settings: Settings, source: Source, generate: bool) -> str:
         except UpstreamError as exc:
             raise BotError(exc.summary()) from None
     return "\n".join(shown)
+
+
+async def _command(
+    settings: Settings,
+    writer: Composer,
+    mention: Mention,
+    bot: Identity,
+    read: Gathered,
+    follow_up: bool,
+) -> tuple[Adjust | None, str | None]:
+    """For a mention naming a command: how its prompt is built, or (help, pause, resume) the
+    text the bot would post itself. The operator's settings apply; a repo's file is not read."""
+    commands = Commands(
+        CommandTemplates(settings.prompt_folder), writer, settings.thread_budget_chars
+    )
+    name = None if follow_up else command_word(mention.text, bot.handle)
+    if name not in commands.names:
+        return None, None
+    assert name is not None
+    ceiling = Ceiling(settings.follow_ups, settings.answer_pull_requests, commands.names)
+    force = RepoSettings().in_force(ceiling)
+    if not commands.runs_model(name, mention):
+        draft = await commands.run(name, mention, bot, read, force, lambda context: context)
+        return None, f"=== command {name}, as it would be posted (no model) ===\n{draft.body}"
+    return commands.task_adjust(name, mention, read, lambda context: context), None
 
 
 async def _identity(settings: Settings, hub: HubClient) -> Identity:
@@ -194,13 +246,80 @@ async def _from_discussion(
     if source.comment is None:
         decider = Decider(bot)
         mentioning = [c for c in comments if not c.by_bot and decider.mentions_bot(c.text)]
-        latest = mentioning[-1] if mentioning else comments[-1] if comments else None
-        if latest is None:
-            raise BotError("that discussion has no comment to answer: give --comment TEXT")
-        base = replace(base, comment_id=latest.id, text=latest.text)
+        if mentioning:
+            base = replace(base, comment_id=mentioning[-1].id, text=mentioning[-1].text)
+        else:
+            recorded = await _recorded_mention(settings, where)
+            if recorded is None:
+                raise BotError(
+                    f"no comment in that discussion mentions @{bot.handle} ({len(comments)}"
+                    f" read), and the bot's store has none from it: give --comment"
+                    f' "@{bot.handle} ..." to preview an answer'
+                )
+            base = replace(base, comment_id=recorded.comment_id, text=recorded.text)
     try:
         async with viewer_http_client(settings) as viewer_http:
             read = await gatherer(settings, hub, viewer_http).gather(base, bot)
     except UpstreamError as exc:
         raise BotError(f"cannot read that discussion ({exc.summary()})") from None
     return base, read
+
+
+async def _recorded_mention(settings: Settings, where: DiscussionRef) -> Mention | None:
+    """The latest mention the bot's store holds for the discussion; None when there is none or
+    no store (a preview never creates one)."""
+    options = store_options(settings)
+    if options.database_url is None and not options.sqlite_path.exists():
+        return None
+    try:
+        store = await open_store(options)
+    except StoreUnavailable:
+        return None
+    try:
+        return await store.latest_mention(where.key)
+    except StoreUnavailable:
+        return None
+    finally:
+        await store.close()
+
+
+async def preview_automation(settings: Settings, name: str, repo: str) -> str:
+    """What rule `name` would do for a push to `repo` now (its main branch): the Job it would
+    start (secrets masked), or the comment it would post. Nothing is started or posted."""
+    rules = automation_rules(settings)
+    rule = rules.named(name)
+    if rule is None:
+        known = ", ".join(r.name for r in rules.rules) or "none"
+        raise BotError(f"no automation rule named {name!r} (rules: {known})")
+    async with hub_http_client(settings) as http:
+        hub = hub_client(settings, http, RetryPolicy(budget=PREVIEW_RETRY_BUDGET))
+        run = AutomationRun(
+            rule.name, rule.on.repo_type, repo, await _head(hub, rule.on.repo_type, repo), "push"
+        )
+        templates = AutomationTemplates(settings.prompt_folder)
+        action = rule.do
+        if isinstance(action, RunJob):
+            namespace = action.namespace or (await _identity(settings, hub)).name
+            spec = json.dumps(job_spec(action, run, {}, mask=True), indent=2)
+            where = f"{action.report.repo_type} {action.report.repo}, {action.report.title!r}"
+            return f"would start a Hub Job in {namespace}:\n{spec}\nand report on {where}"
+        if isinstance(action, CommentOn):
+            text = Commenter(Discussions(hub, HubJobs(http, RetryPolicy())), templates, "").text(
+                rule, run
+            )
+            return f"would comment on {action.title!r} of {repo}:\n{text}"
+        reviewer = CardReviewer(hub, Discussions(hub, HubJobs(http, RetryPolicy())), templates, "")
+        findings = review(await reviewer.read_card(run), run.repo_type)
+        if not findings:
+            return f"the card of {repo} is fine: a first review would post nothing"
+        return f"would post in {action.title!r} of {repo}:\n{reviewer.text(run, findings)}"
+
+
+async def _head(hub: HubClient, repo_type: str, repo: str) -> str:
+    """The repo's current sha, or `main` when the Hub does not say."""
+    try:
+        found = await hub.read_json(f"/api/{repo_type}s/{repo}?expand[]=sha", "read repo")
+    except UpstreamError:
+        return "main"
+    sha = found.get("sha") if isinstance(found, dict) else None
+    return sha if isinstance(sha, str) else "main"

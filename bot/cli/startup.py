@@ -1,5 +1,6 @@
 """What `python -m bot` finds out before it serves: who the bot is, how its model is reached,
-and where its state lives (the store is opened, and migrated, once here).
+and where its state lives (the store is opened, migrated and tried with a write that changes
+nothing, once here).
 
 Both are asked at once, each within a short retry budget. A definite "no" stops the start with
 one line (a rejected token, a model nothing serves); "cannot tell now" (the Hub unreachable)
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from bot.config import Settings
-from bot.errors import TransientError, UpstreamError
+from bot.errors import StoreUnavailable, TransientError, UpstreamError
 from bot.events import Identity
 from bot.hub.client import HubClient, Whoami
 from bot.inference.routing import Route
@@ -37,9 +38,14 @@ class Found:
 
 
 async def discover(settings: Settings) -> Found:
-    # A store that cannot be opened stops the start.
+    # A store that cannot be opened, or written, stops the start: every delivery would get 503.
     store = await open_store(store_options(settings))
-    await store.close()
+    try:
+        await store.check_writable()
+    except StoreUnavailable as exc:
+        raise StoreUnavailable(f"{exc}: {store.write_fix}") from None
+    finally:
+        await store.close()
     async with hub_http_client(settings) as hub_http:
         budget = min(settings.retry_budget, STARTUP_RETRY_BUDGET)
         hub = hub_client(settings, hub_http, RetryPolicy(budget=budget))

@@ -1,7 +1,8 @@
 """`python -m bot webhooks ...`: the bot's Hub webhooks, managed through the Hub API.
 
-`create` watches the given repos, users or organisations on the discussion domain, with the
-bot's webhook URL and WEBHOOK_SECRET. Nothing printed ever shows the secret.
+`create` watches the given repos, users or organisations on the discussion domain (and the
+repo domain when AUTOMATIONS_FILE has rules), with the bot's webhook URL and WEBHOOK_SECRET.
+Nothing printed ever shows the secret.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.automations.rules import AutomationsError, load_rules
 from bot.cli.output import printer
 from bot.config import Settings
 from bot.errors import BotError
@@ -115,10 +117,19 @@ async def _list(hub: HubClient, settings: Settings, args: argparse.Namespace) ->
     return "\n".join(describe(w) for w in found) if found else "no webhooks"
 
 
+def default_domains(settings: Settings) -> list[str]:
+    """The discussion domain, and the repo domain too when automation rules need it."""
+    try:
+        rules = load_rules(settings.automations_path)
+    except AutomationsError:
+        rules = None  # `check` says what is wrong with the file; the webhook still answers
+    return ["discussion", "repo"] if rules else ["discussion"]
+
+
 async def _create(hub: HubClient, settings: Settings, args: argparse.Namespace) -> str:
     body = {
         "watched": args.watch,
-        "domains": args.domain or ["discussion"],
+        "domains": args.domain or default_domains(settings),
         "url": args.url or reachable(settings.webhook_url),
         "secret": settings.shared_secret.get_secret_value(),
     }

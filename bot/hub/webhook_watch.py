@@ -8,7 +8,6 @@ that is older than a minute, asks again in the background.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -41,8 +40,10 @@ class WebhookWatch:
         return self.state
 
     async def _look(self) -> None:
-        with contextlib.suppress(UpstreamError):
+        try:
             self.state = describe(await self._hub.webhooks(), self._url)
+        except UpstreamError as exc:  # said, not hidden behind "asking" (asked again when stale)
+            self.state = WebhookState(f"cannot ask the Hub: {exc.summary()}", None, time.time())
 
     async def wait(self) -> None:
         """For tests and the page's first view: the look under way, if any, to its end."""

@@ -6,16 +6,25 @@ PostgreSQL (`DATABASE_URL`), with the same rules on both.
                  operators read; schema.py the numbered migrations; all written once as
                  transactions (queries.py)
     sqlite.py    the SQLite driver: one connection in a thread of its own
-    postgres.py  the PostgreSQL driver: a pool, LISTEN/NOTIFY wake-ups
+    postgres.py  the PostgreSQL driver: a pool, LISTEN/NOTIFY wake-ups; a small read-only
+                 pool of its own for what operators read
     upkeep.py    the loop that writes the delivery log, prunes, and keeps the driver
     options.py   what the store is told (it never reads the settings); health.py whether
                  the database answers; location.py where state lives, and whether it survives
 
 `Store` is what the rest of the bot uses. No call blocks the event loop; every failure of the
-database becomes `StoreUnavailable`, is logged once per incident (not once per call), and shows
-in `health` until a call succeeds again. Every time the store writes or compares is the
-database's clock, so replicas whose clocks disagree still agree on leases. The Hub stays the
-truth about what was answered: a lost store can lose waiting work, never double a reply.
+database becomes `StoreUnavailable`. `health` (what /health answers) is what a delivery would
+get: only the calls a delivery makes, or that see what it would see (recording a mention, the
+queue's count, the write probe), can put it in trouble, logged once per incident; any write
+that works ends the trouble. A claim stuck behind another connection's claim lock, a locked
+delivery log or a slow status page is not the deliveries' trouble: claims have their own
+once-per-incident line (`claims_failing`), and the status page and `jobs` read through
+`_browse`, on PostgreSQL a pool of their own with short statement timeouts, so however many
+views wait they never hold a connection a delivery needs.
+
+Every time the store writes or compares is the database's clock, so replicas whose clocks
+disagree still agree on leases. The Hub stays the truth about what was answered: a lost
+store can lose waiting work, never double a reply.
 """
 
 from __future__ import annotations
@@ -28,6 +37,7 @@ from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from bot.errors import StoreUnavailable
+from bot.events import Mention
 from bot.store import enqueue, history, jobs
 from bot.store.health import StoreHealth
 from bot.store.history import DeliveryRow
@@ -38,6 +48,7 @@ from bot.store.records import (
     DeliveryOutcome,
     DeliveryRecord,
     Enqueue,
+    EnqueueAutomation,
     EnqueueOutcome,
     Job,
     JobKind,
@@ -54,6 +65,7 @@ __all__ = [
     "DeliveryRecord",
     "Dialect",
     "Enqueue",
+    "EnqueueAutomation",
     "EnqueueOutcome",
     "Job",
     "JobKind",
@@ -71,6 +83,7 @@ __all__ = [
 T = TypeVar("T")
 log = logging.getLogger("bot.store")
 CALL_DEADLINE = 10.0  # seconds any store call may take, queueing included
+BROWSE_DEADLINE = 5.0  # seconds a read for the status page or `jobs` may take, queueing included
 MAX_PENDING_DELIVERIES = 10_000  # delivery log rows kept while the database is away
 
 
@@ -91,8 +104,11 @@ class Store:
         where: str,
         limits: Limits | None = None,
         redact: Callable[[str], str] = str,
+        reader: Driver | None = None,
     ) -> None:
+        """`reader`: where operators' reads go (default: `driver`)."""
         self._driver = driver
+        self._reader = reader or driver
         self.where = where
         self._limits = limits or Limits()
         self._redact = redact
@@ -101,6 +117,7 @@ class Store:
         self._writing: set[asyncio.Task[None]] = set()  # delivery rows on their way
         self._closed = False
         self.health = StoreHealth()
+        self.claims_failing: tuple[float, str] | None = None  # since when, and why
         self.depth_now = 0  # the latest count, for /health and metrics, which never wait
         self.oldest_age_now = 0.0
 
@@ -108,28 +125,77 @@ class Store:
     def dialect(self) -> Dialect:
         return self._driver.dialect
 
-    async def _run(self, transaction: Transaction[T], write: bool = True) -> T:
+    async def _run(
+        self, transaction: Transaction[T], write: bool = True, *, as_delivery: bool = False
+    ) -> T:
+        """`as_delivery`: a failure here is one a delivery would meet, so /health says so."""
         try:
             result = await asyncio.wait_for(self._driver.run(transaction, write), CALL_DEADLINE)
         except TimeoutError:
             reason = f"{self.where}: no answer within {CALL_DEADLINE:.0f} s"
-            self.health.failed(reason)
+            if as_delivery:
+                self.health.failed(reason)
             raise StoreUnavailable(reason) from None
         except StoreUnavailable as exc:
-            self.health.failed(str(exc))
+            if as_delivery:
+                self.health.failed(str(exc))
             raise
         if write:  # reads can work while writes cannot (a write-locked SQLite file)
             self.health.succeeded()
         return result
 
+    async def _browse(self, transaction: Transaction[T]) -> T:
+        """A read for people (the status page, `jobs`): never a connection deliveries need,
+        never the store's health."""
+        try:
+            return await asyncio.wait_for(self._reader.run(transaction, False), BROWSE_DEADLINE)
+        except TimeoutError:
+            raise StoreUnavailable(
+                f"{self.where}: no answer within {BROWSE_DEADLINE:.0f} s"
+            ) from None
+
+    async def probe(self) -> None:
+        """Try a write that changes nothing (see `history.write_probe`), as a delivery would;
+        StoreUnavailable when the store cannot be written."""
+        await self._run(history.write_probe(), as_delivery=True)
+
+    async def check_writable(self) -> None:
+        """The write probe, for a start or `check`: StoreUnavailable saying why (the fix is
+        `write_fix`)."""
+        try:
+            await self._run(history.write_probe())  # said here, not as an incident
+        except StoreUnavailable as exc:
+            said = str(exc)  # "<the driver's name for the database>: <why>"
+            detail = said.partition(": ")[2] if said.startswith(("SQLite", "PostgreSQL")) else said
+            raise StoreUnavailable(f"{self.where} cannot be written ({detail or said})") from None
+
+    @property
+    def write_fix(self) -> str:
+        if self.dialect is Dialect.POSTGRES:
+            return (
+                "give DATABASE_URL's user INSERT, UPDATE and DELETE on the bot's tables, on the"
+                " primary server (not a read-only replica)"
+            )
+        return (
+            "make DATA_DIR and the database file in it writable by the user the bot runs as"
+            " (or point DATA_DIR at a writable folder)"
+        )
+
     # -- mentions in, jobs out ------------------------------------------------------------
 
     async def enqueue_many(self, items: list[Enqueue]) -> list[tuple[EnqueueOutcome, int]]:
         """Record several mentions in one transaction: one commit for all of them."""
-        return await self._run(enqueue.enqueue_many(self.dialect, items, self._depth))
+        transaction = enqueue.enqueue_many(self.dialect, items, self._depth)
+        return await self._run(transaction, as_delivery=True)
 
     async def enqueue(self, item: Enqueue) -> tuple[EnqueueOutcome, int]:
         return (await self.enqueue_many([item]))[0]
+
+    async def enqueue_automations(
+        self, items: list[EnqueueAutomation]
+    ) -> list[tuple[EnqueueOutcome, int]]:
+        """Record automation runs in one transaction (see `enqueue.enqueue_automations`)."""
+        return await self._run(enqueue.enqueue_automations(self.dialect, items))
 
     async def requeue(self, key: str) -> JobRecord | None:
         return await self._run(enqueue.requeue(self.dialect, key))
@@ -138,10 +204,27 @@ class Store:
         return await self._run(enqueue.force(self.dialect, key))
 
     async def claim(self, lease_seconds: float, job_id: int | None = None) -> Job | None:
-        return await self._run(jobs.claim(self.dialect, lease_seconds, self._limits, job_id))
+        """A claim waits on the claim lock, which another connection may hold for long: its
+        failure is said once per incident here, and is not the deliveries' trouble."""
+        try:
+            job = await self._run(jobs.claim(self.dialect, lease_seconds, self._limits, job_id))
+        except StoreUnavailable as exc:
+            since = self.claims_failing[0] if self.claims_failing else time.time()
+            if self.claims_failing is None:
+                log.warning("claims fail: %s (said once, until a claim works)", exc)
+            self.claims_failing = (since, str(exc))
+            raise
+        if self.claims_failing is not None:
+            log.warning("claims work again")
+            self.claims_failing = None
+        return job
 
     async def renew(self, job_id: int, lease_seconds: float) -> None:
         await self._run(jobs.renew(self.dialect, job_id, lease_seconds))
+
+    async def mark_posting(self, job_id: int) -> None:
+        """Note that the job's reply is being posted now (see `jobs.mark_posting`)."""
+        await self._run(jobs.mark_posting(self.dialect, job_id))
 
     async def release(self, job_id: int) -> None:
         await self._run(jobs.release(self.dialect, job_id))
@@ -169,11 +252,12 @@ class Store:
         return await self._run(jobs.get(key), write=False)
 
     async def depth(self) -> int:
-        self.depth_now = await self._run(jobs.count_depth(), write=False)
+        self.depth_now = await self._run(jobs.count_depth(), write=False, as_delivery=True)
         return self.depth_now
 
     async def oldest_unfinished_age(self) -> float:
-        self.oldest_age_now = await self._run(jobs.oldest_unfinished_age(self.dialect), False)
+        transaction = jobs.oldest_unfinished_age(self.dialect)
+        self.oldest_age_now = await self._run(transaction, write=False, as_delivery=True)
         return self.oldest_age_now
 
     async def prune(self, retention: float) -> int:
@@ -198,17 +282,22 @@ class Store:
         self._pending.append(row)
 
     async def flush(self) -> None:
-        """Write the buffered delivery rows, once those already on their way are written. A
-        write is never cut off half-way: when the caller is cancelled (at shutdown) it still
-        runs to its end, and a batch the database refuses goes back to the buffer."""
+        """Write the buffered delivery rows, once those already on their way are written. One
+        write at a time, so a locked delivery log holds one connection however many wait on
+        it. A write is never cut off half-way: when the caller is cancelled (at shutdown) it
+        still runs to its end, and a batch the database refuses goes back to the buffer."""
+        while self._writing:
+            await self._written(set(self._writing))
         if self._pending:
             batch, self._pending = self._pending, deque(maxlen=MAX_PENDING_DELIVERIES)
             write = asyncio.create_task(self._write(batch))
             self._writing.add(write)
             write.add_done_callback(self._writing.discard)
-        if not self._writing:
-            return
-        ends = asyncio.gather(*self._writing, return_exceptions=True)
+            await self._written({write})
+
+    @staticmethod
+    async def _written(writes: set[asyncio.Task[None]]) -> None:
+        ends = asyncio.gather(*writes, return_exceptions=True)
         for end in await asyncio.shield(ends):
             if isinstance(end, StoreUnavailable):
                 raise end
@@ -222,21 +311,24 @@ class Store:
             raise
 
     async def deliveries(self, limit: int = 20, job_id: int | None = None) -> list[DeliveryRecord]:
-        await self.flush()
-        return await self._run(history.deliveries(limit, job_id), write=False)
+        return await self._browse(history.deliveries(limit, job_id))
 
     async def jobs(self, limit: int = 20, status: JobStatus | None = None) -> list[JobSummary]:
-        return await self._run(history.jobs(limit, status), write=False)
+        return await self._browse(history.jobs(limit, status))
 
     async def job(self, key: str) -> JobSummary | None:
-        return await self._run(history.job(key), write=False)
+        return await self._browse(history.job(key))
 
     async def job_counts(self) -> dict[JobStatus, int]:
-        return await self._run(history.job_counts(), write=False)
+        return await self._browse(history.job_counts())
 
     async def delivery_counts(self, since: float) -> dict[str, int]:
-        await self.flush()
-        return await self._run(history.delivery_counts(since), write=False)
+        return await self._browse(history.delivery_counts(since))
+
+    async def latest_mention(self, discussion_key: str) -> Mention | None:
+        """The latest mention recorded in a discussion (`preview --discussion` falls back on
+        it when the Hub's thread holds none, as against the fakes)."""
+        return await self._browse(history.latest_mention(discussion_key))
 
     # -- upkeep ---------------------------------------------------------------------------
 
@@ -245,12 +337,9 @@ class Store:
         return Upkeep(self, retention, wake)
 
     async def maintain(self, wake: Callable[[], None]) -> None:
-        """The driver's upkeep: SQLite folds its WAL, PostgreSQL keeps LISTEN connected."""
-        try:
-            await self._driver.maintain(wake)
-        except StoreUnavailable as exc:
-            self.health.failed(str(exc))
-            raise
+        """The driver's upkeep: SQLite folds its WAL, PostgreSQL keeps LISTEN connected. A
+        failure here only delays a wake-up (polling covers it): not the deliveries' trouble."""
+        await self._driver.maintain(wake)
 
     async def close(self) -> None:
         """Write what is buffered, then close the database (once: closing again does nothing)."""
@@ -261,6 +350,8 @@ class Store:
             await self.flush()
         except StoreUnavailable:
             log.warning("store: %d delivery log rows not written at exit", len(self._pending))
+        if self._reader is not self._driver:
+            await self._reader.close()
         await self._driver.close()
 
 
@@ -277,7 +368,8 @@ async def open_store(options: StoreOptions) -> Store:
             raise StoreUnavailable(
                 f"DATABASE_URL: cannot use {exc}: check the server, the URL and the password"
             ) from None
-        return Store(postgres, postgres.where, options.limits, options.redact)
+        reader = await PostgresDriver.for_reading(options.database_url)
+        return Store(postgres, postgres.where, options.limits, options.redact, reader)
     path = options.sqlite_path
     try:
         sqlite = await SQLiteDriver.open(path, wal=not on_network(options.data_dir))

@@ -1,4 +1,5 @@
-"""What happened, for operators: every authentic delivery with its outcome, and job listings.
+"""What happened, for operators: every authentic delivery with its outcome, and job listings;
+and the write probe, which asks the database whether it would take a delivery.
 
 Read by the status page and `python -m bot jobs`. Nothing here holds comment text, and a
 private repo's name is never written: it is stored as NULL and shown as "private repo".
@@ -13,9 +14,10 @@ from collections.abc import Sequence
 from dataclasses import fields
 from typing import Any
 
+from bot.events import Mention
 from bot.store.jobs import BY_KEY
-from bot.store.queries import Transaction, many, one, rows
-from bot.store.records import DeliveryRecord, JobKind, JobStatus, JobSummary
+from bot.store.queries import Transaction, many, one, rows, run
+from bot.store.records import DeliveryRecord, JobKind, JobStatus, JobSummary, load_mention
 
 DeliveryRow = tuple[float, str, str | None, str | None, int, str, str | None, int | None]
 _JOB_COLUMNS = (
@@ -27,6 +29,14 @@ _DELIVERY_COLUMNS = "received_at, delivery, event, repo, status, outcome, reason
 _DELIVERY_WITH_JOB = (  # what became of each delivery's job since
     "d.received_at, d.delivery, d.event, d.repo, d.status, d.outcome, d.reason, d.job_id, j.status"
 )
+
+
+def write_probe() -> Transaction[None]:
+    """Inserts that insert nothing, into the tables a delivery writes (not the delivery log,
+    which it only buffers): a read-only file, a read-only transaction, a missing privilege or
+    a held lock fail here as a delivery would, and nothing is changed when they do not."""
+    yield run("INSERT INTO jobs (comment_id) SELECT 'write-probe' WHERE 1 = 0")
+    yield run("INSERT INTO deliveries (webhook_id) SELECT 'write-probe' WHERE 1 = 0")
 
 
 def record_deliveries(batch: Sequence[DeliveryRow]) -> Transaction[None]:
@@ -101,3 +111,14 @@ def delivery_counts(since: float) -> Transaction[dict[str, int]]:
         since=since,
     )
     return {outcome: int(n) for outcome, n in found}
+
+
+def latest_mention(discussion_key: str) -> Transaction[Mention | None]:
+    """The mention of the latest job in a discussion (`ns/name` keyed as `models/ns/name#4`)."""
+    row = yield one(
+        "SELECT mention FROM jobs WHERE discussion_key = :key AND kind = :kind"
+        " ORDER BY id DESC LIMIT 1",
+        key=discussion_key,
+        kind=str(JobKind.MENTION),
+    )
+    return load_mention(row[0]) if row else None

@@ -6,6 +6,10 @@ lock the job row with `FOR UPDATE SKIP LOCKED` and take turns on an advisory loc
 A new job is announced with NOTIFY; each process LISTENs on a connection of its own and wakes
 its worker, and polling (the worker's, every second) covers whatever a connection pooler or a
 dropped connection loses. Every call has a deadline; the password never leaves this module.
+
+What operators read (the status page, `jobs`) goes through a second, small pool (`for_reading`):
+read-only transactions under short statement and lock timeouts, so a dozen views of a page
+waiting on a locked table hold two connections of their own, never the ones deliveries need.
 """
 
 from __future__ import annotations
@@ -27,6 +31,9 @@ from bot.store.schema import migrate
 T = TypeVar("T")
 CONNECT_TIMEOUT = 5.0
 COMMAND_TIMEOUT = 10.0
+READER_POOL_SIZE = 2
+READER_STATEMENT_TIMEOUT_MS = 3000  # the status page gives up on a read after this
+READER_LOCK_TIMEOUT_MS = 1000  # and on waiting for a lock (a locked delivery log) after this
 Connection: TypeAlias = "asyncpg.Connection[Any] | PoolConnectionProxy[Any]"
 FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
 
@@ -41,9 +48,10 @@ def shown_url(url: str) -> str:
 class PostgresDriver:
     dialect = Dialect.POSTGRES
 
-    def __init__(self, url: str, pool: asyncpg.Pool) -> None:
+    def __init__(self, url: str, pool: asyncpg.Pool, reading: bool = False) -> None:
         self._url = url
         self._pool = pool
+        self._reading = reading
         self._listener: asyncpg.Connection | None = None
         self.where = shown_url(url)
 
@@ -65,12 +73,30 @@ class PostgresDriver:
         await driver.run(migrate(Dialect.POSTGRES), write=True)
         return driver
 
+    @classmethod
+    async def for_reading(cls, url: str) -> PostgresDriver:
+        """The small pool for operators' reads; it connects on first use (a start opens
+        nothing more). Only `run` with write=False is meant for it."""
+        pool = await asyncpg.create_pool(
+            url,
+            min_size=0,
+            max_size=READER_POOL_SIZE,
+            timeout=CONNECT_TIMEOUT,
+            command_timeout=COMMAND_TIMEOUT,
+        )
+        return cls(url, pool, reading=True)
+
     async def run(self, transaction: Transaction[T], write: bool) -> T:
         try:
             async with (
                 self._pool.acquire(timeout=CONNECT_TIMEOUT) as connection,
-                connection.transaction(),
+                connection.transaction(readonly=self._reading),
             ):
+                if self._reading:  # SET LOCAL: ends with the transaction, so poolers keep it
+                    await connection.execute(
+                        f"SET LOCAL statement_timeout = {READER_STATEMENT_TIMEOUT_MS};"
+                        f" SET LOCAL lock_timeout = {READER_LOCK_TIMEOUT_MS}"
+                    )
 
                 async def execute(query: Query) -> Any:
                     return await _execute(connection, query)

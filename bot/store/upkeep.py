@@ -62,6 +62,7 @@ class Upkeep:
             await _quietly(self._store.flush())
             if now >= next_maintain:
                 next_maintain = now + MAINTAIN_EVERY
+                await _quietly(self._store.probe())  # /health: would a delivery be written?
                 await _quietly(self._store.depth())
                 await _quietly(self._store.oldest_unfinished_age())
                 await _quietly(self._store.maintain(self._wake))

@@ -65,6 +65,8 @@ def create_app(
                 services.store,
                 services.metrics,
                 on_queued=worker.notify,
+                automations=services.matcher,
+                follow_ups=settings.follow_ups,
             )
             worker.start()
             upkeep = services.store.upkeep(settings.retention_days * 86400, worker.notify)
@@ -95,7 +97,9 @@ async def receive_webhook(request: Request) -> Response:
 
 async def health(request: Request) -> Response:
     """Answers at once from what the bot already knows: it never waits on the store. 503 while
-    the store cannot be used, so a load balancer sends deliveries to a replica that can."""
+    a delivery would get 503 because the store cannot record it (a failed write probe or
+    mention), so a load balancer sends deliveries to a replica that can; not while only claims
+    or the status page wait on a lock, which deliveries never do (see `bot.store`)."""
     services: Services = request.state.services
     known, store = services.whoami.known, services.store
     return JSONResponse(
