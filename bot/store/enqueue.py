@@ -22,10 +22,14 @@ from bot.store.queries import Dialect, Transaction, many, one, per_dialect, rows
 from bot.store.records import (
     REPLAYABLE,
     Enqueue,
+    EnqueueAutomation,
     EnqueueOutcome,
+    JobKind,
     JobRecord,
     JobStatus,
     dump_mention,
+    dump_run,
+    run_as_mention,
 )
 
 NEW_JOB_CHANNEL = "bot_jobs"  # PostgreSQL NOTIFY channel: a wake-up, never the only signal
@@ -287,3 +291,45 @@ def force(dialect: Dialect, key: str) -> Transaction[JobRecord | None]:
         yield run(_FORCE[dialect], id=found.id)
         yield from notify(dialect)
     return found
+
+
+_NEW_AUTOMATION = per_dialect(
+    "INSERT INTO jobs (comment_id, discussion_key, author_id, mention, payload, kind, status,"  # noqa: S608 - fixed text
+    " not_before, created_at, updated_at, private) VALUES (:key, :discussion, :author, :mention,"
+    f" :payload, '{JobKind.AUTOMATION}', '{JobStatus.QUEUED}', {{now}}, {{now}}, {{now}}, :private)"
+    " ON CONFLICT (comment_id) DO NOTHING RETURNING id"
+)
+
+
+def enqueue_automations(
+    dialect: Dialect, items: list[EnqueueAutomation]
+) -> Transaction[list[tuple[EnqueueOutcome, int]]]:
+    """Record automation runs, each once per key (rule, repo, revision): a run seen before is
+    a duplicate, unless its job failed or died, which queues it again (as a replay does)."""
+    results = []
+    for item in items:
+        run_ = item.run
+        mention = run_as_mention(run_)
+        made = yield rows(
+            _NEW_AUTOMATION[dialect],
+            key=run_.key,
+            discussion=mention.where.key,
+            author=run_.author,
+            mention=dump_mention(mention),
+            payload=dump_run(run_),
+            private=int(run_.private),
+        )
+        if made:
+            results.append((EnqueueOutcome.QUEUED, int(made[0][0])))
+            continue
+        found = yield from get(run_.key)
+        if found is None:  # pruned between the two statements: nothing to point at
+            results.append((EnqueueOutcome.DUPLICATE, 0))
+        elif found.status in REPLAYABLE:
+            yield run(_REPLAY[dialect], ids=json.dumps([found.id]))
+            results.append((EnqueueOutcome.QUEUED, found.id))
+        else:
+            results.append((EnqueueOutcome.DUPLICATE, found.id))
+    if any(outcome is EnqueueOutcome.QUEUED for outcome, _ in results):
+        yield from notify(dialect)
+    return results

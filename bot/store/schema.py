@@ -75,6 +75,11 @@ MIGRATIONS = (
     DROP INDEX IF EXISTS jobs_by_reply_time;
     CREATE INDEX jobs_by_charge ON jobs (charged_at);
     """,
+    # Automation jobs (bot.automations): the facts of the repo event they act on, as JSON.
+    # Their comment_id is the run's key (rule, repo, revision), which dedupes replays.
+    """
+    ALTER TABLE jobs ADD COLUMN payload TEXT;
+    """,
 )
 
 

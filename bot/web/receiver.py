@@ -29,13 +29,22 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Receive
 
+from bot.automations.matching import Matcher
 from bot.decide import Decider
 from bot.events import Ignore, Mention, NotJSON, Payload, PayloadError, decode_payload
 from bot.guards import Guards
 from bot.hub.client import Whoami
 from bot.logs import Throttle, log_event
 from bot.metrics import Metrics
-from bot.store import DeliveryOutcome, Enqueue, EnqueueOutcome, Store, StoreUnavailable
+from bot.store import (
+    DeliveryOutcome,
+    Enqueue,
+    EnqueueAutomation,
+    EnqueueOutcome,
+    Store,
+    StoreUnavailable,
+)
+from bot.store.records import JobKind
 from bot.web.batching import GroupCommit
 
 log = logging.getLogger("bot.webhooks")
@@ -115,7 +124,11 @@ class WebhookReceiver:
         store: Store,
         metrics: Metrics,
         on_queued: Callable[[], None],
+        automations: Matcher | None = None,
+        follow_ups: bool = False,
     ) -> None:
+        self._follow_ups = follow_ups  # FOLLOW_UPS: comments without a mention may be queued
+        self._automations = automations  # None: no AUTOMATIONS_FILE, repo events are ignored
         self._secret_digest = hashlib.sha256(secret).digest()
         self._max_body = max_body_bytes
         self._max_queue = max_queue
@@ -181,7 +194,8 @@ class WebhookReceiver:
         if not hmac.compare_digest(hashlib.sha256(secret).digest(), self._secret_digest):
             return refused(403, DeliveryOutcome.UNAUTHORISED, "wrong webhook secret")
         try:
-            parsed = decode_payload(await self._read_body(request.receive, given.length))
+            body = await self._read_body(request.receive, given.length)
+            parsed = decode_payload(body)
         except BodyTooLarge:
             return refused(
                 413, DeliveryOutcome.MALFORMED, f"body is larger than {self._max_body} bytes"
@@ -195,18 +209,27 @@ class WebhookReceiver:
                 400, DeliveryOutcome.MALFORMED, "client disconnected before the body was complete"
             )
         if isinstance(parsed, Ignore):
+            if self._automations is not None and parsed.code == "scope":
+                return await self._automate(self._automations, body, parsed.event, given, delivery)
             receipt = ignored(parsed)
             receipt.event = parsed.event
             return receipt
         receipt = await self._decide(parsed, given.webhook_id, delivery)
+        automations, ignored_pr = self._automations, receipt.outcome is DeliveryOutcome.IGNORED
+        if automations is not None and ignored_pr and parsed.discussion.is_pull_request:
+            receipt = await self._automate(automations, body, None, given, delivery)  # a new PR
         receipt.event = f"{parsed.event.scope}/{parsed.event.action}"[:100]
         if not parsed.repo.private:
             receipt.repo = parsed.repo.name[:200]
         return receipt
 
     async def _decide(self, payload: Payload, webhook_id: str | None, delivery: str) -> Receipt:
+        kind = JobKind.MENTION
         try:
-            decision = self._current_decider().decide(payload, delivery)
+            decider = self._current_decider()
+            decision = decider.decide(payload, delivery)
+            if self._follow_ups and isinstance(decision, Ignore) and decision.code == "no_mention":
+                decision, kind = decider.follow_up(payload, delivery), JobKind.FOLLOW_UP
         except PayloadError as exc:
             return refused(422, DeliveryOutcome.MALFORMED, f"malformed payload: {exc}")
         if isinstance(decision, Mention):
@@ -214,12 +237,34 @@ class WebhookReceiver:
         if isinstance(decision, Ignore):
             return ignored(decision)
         try:
-            recorded = await self._commits.enqueue(Enqueue(decision, webhook_id, self._max_queue))
+            queued = Enqueue(decision, webhook_id, self._max_queue, kind)
+            recorded = await self._commits.enqueue(queued)
         except StoreUnavailable:  # already logged, once per incident, by the store
             return refused(
                 503, DeliveryOutcome.UNRECORDED, "the bot cannot record deliveries right now", 30
             )
         return self._acknowledge(*recorded)
+
+    async def _automate(
+        self, matcher: Matcher, body: bytes, event: str | None, given: Given, delivery: str
+    ) -> Receipt:
+        """A repo event: one automation job per matching rule (bot.automations.matching)."""
+        matched = matcher.match(body, delivery)
+        if isinstance(matched, Ignore):
+            receipt = ignored(matched)
+        else:
+            items = [EnqueueAutomation(run, given.webhook_id) for run in matched]
+            try:
+                recorded = await self._store.enqueue_automations(items)
+            except StoreUnavailable:
+                why = "the bot cannot record deliveries right now"
+                return refused(503, DeliveryOutcome.UNRECORDED, why, 30)
+            queued = [job for outcome, job in recorded if outcome is EnqueueOutcome.QUEUED]
+            outcome = EnqueueOutcome.QUEUED if queued else EnqueueOutcome.DUPLICATE
+            receipt = self._acknowledge(outcome, (queued or [recorded[0][1]])[0])
+            receipt.repo = None if matched[0].private else matched[0].repo[:200]
+        receipt.event = event
+        return receipt
 
     def _current_decider(self) -> Decider:
         """Never waits on the Hub: while the bot does not know who it is, a lookup runs in the
