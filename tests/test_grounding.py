@@ -132,9 +132,10 @@ def test_ten_mentions_in_one_repo_read_its_card_once(
         assert bot.deliver(mention_in(serial)).status_code == 202
     assert fakes.hub.wait_until(lambda: len(fakes.hub.comments) == 10)
 
-    cards = [r for r in fakes.hub.requests if "/resolve/" in r.path]
+    cards = [r for r in fakes.hub.requests if r.path.endswith("/README.md")]
+    settings = [r for r in fakes.hub.requests if r.path.endswith("/.hub-bot.yaml")]
     facts = [r for r in fakes.hub.requests if r.path == "/api/models/some-user/some-repo"]
-    assert len(cards) == 1 and len(facts) == 1
+    assert len(cards) == 1 and len(settings) == 1 and len(facts) == 1
 
 
 def test_a_card_redirected_elsewhere_never_gets_the_token(

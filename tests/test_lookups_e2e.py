@@ -273,5 +273,6 @@ def test_the_facts_sheet_alone_costs_one_read_kept_per_revision(
         f"/api/models/{REPO}",
         f"/{REPO}/resolve/{SHA}/README.md",
         f"/{REPO}/resolve/{SHA}/config.json",
+        f"/{REPO}/resolve/{SHA}/.hub-bot.yaml",  # the repo's own settings, also once
     }
     assert repo_reads.count(f"/{REPO}/resolve/{SHA}/config.json") == 1

@@ -168,8 +168,8 @@ class RepoSettingsReader:
         """The file at `revision` (a sha of the default branch; None when the Hub's facts could
         not be read: the file is then unknown, and the operator's settings apply). A failed
         read (other than a missing file) raises, so the job is tried again."""
-        if not revision:
-            return RepoSettings(problem="the repo's revision is unknown, so it was not read")
+        if not revision:  # the facts are unread, which the job's reason already says
+            return RepoSettings()
         key = (where.repo_type, where.repo_name, revision)
         if key in self._cache:
             self._cache.move_to_end(key)

@@ -13,7 +13,11 @@ Every handler keeps the same contract, whatever it does:
   Hub can tell.
 - One posted thing per job, edited rather than duplicated.
 
-    mention.py  a comment that mentions the bot: gather -> compose -> post -> record
+    mention.py       a comment that mentions the bot: gather -> compose -> post -> record
+    conversation.py  what a mention or follow-up gets: the repo's settings, pause, a command
+    command.py       help, pause, resume and the operators' template commands
+    follow_up.py     whether a comment without a mention continues the bot's conversation
+    automation.py    a rule set off by a repo event (bot.automations)
 """
 
 from __future__ import annotations
