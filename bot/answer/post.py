@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from bot.answer.gather import Gatherer
-from bot.answer.thread import find_marked
+from bot.answer.thread import ThreadComment, find_marked
 from bot.errors import TransientError
 from bot.events import Identity, Mention
 from bot.hub.client import HubClient
@@ -100,8 +100,15 @@ class ReplyPoster:
     ) -> str | None:
         """Once the landing window of a POST that began `since` seconds ago is over, read the
         discussion again: the id of the reply carrying `marker`, if it landed."""
+        return find_marked(await self.read_after(mention, bot, since), marker)
+
+    async def read_after(
+        self, mention: Mention, bot: Identity, since: float
+    ) -> list[ThreadComment]:
+        """The discussion's comments, read once the landing window of a POST that began
+        `since` seconds ago is over (whatever that POST was: a reply, a progress comment)."""
         wait = self.landing_window - since
         if wait > 0:
             log_event(log, logging.INFO, "waiting-for-reply-to-land", wait_s=round(wait, 1))
             await self._sleep(wait)
-        return find_marked(await self._gatherer.comments(mention, bot), marker)
+        return await self._gatherer.comments(mention, bot)

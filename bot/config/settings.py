@@ -143,6 +143,7 @@ class Settings(BaseSettings):
     follow_ups: bool = setting(False, _FLAG)
     follow_up_hours: float = setting(24.0, "hours from 0.1 to 720", ge=0.1, le=720)
     follow_up_turns: int = setting(3, "from 1 to 50", ge=1, le=50)
+    progress_comment: bool = setting(False, _FLAG)
     max_body_bytes: int = setting(
         1024 * 1024, "a byte count from 1024 to 16777216", ge=1024, le=16 * 1024 * 1024
     )

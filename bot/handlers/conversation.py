@@ -19,7 +19,7 @@ from bot.answer.repo_settings import FILE_NAME, Ceiling, InForce, RepoSettingsRe
 from bot.events import Identity
 from bot.handlers.command import Commands, command_word, is_paused
 from bot.handlers.follow_up import FOLLOW_UP_MARK, FollowUpRules, why_not_a_follow_up
-from bot.handlers.mention import Declined
+from bot.handlers.mention import Declined, Starting
 from bot.store import Job
 
 
@@ -49,7 +49,9 @@ class Conversation:
         ceiling = Ceiling(options.follow_ups, options.answer_pull_requests, self.commands.names)
         return found.in_force(ceiling)
 
-    async def mention(self, job: Job, bot: Identity, read: Gathered) -> Draft | Declined:
+    async def mention(
+        self, job: Job, bot: Identity, read: Gathered, starting: Starting
+    ) -> Draft | Declined:
         mention = job.mention
         force = await self.in_force(job, read)
         if why := _silenced(force, mention.is_pull_request):
@@ -59,13 +61,17 @@ class Conversation:
         if is_paused(read.comments) and command != "resume":
             return Declined("the discussion is paused (its owner asked; `resume` undoes it)")
         adjust = _owner_asks(force)
+        if command is None or self.commands.runs_model(command, mention):
+            await starting()  # the model's turn is the slow part: a sign of life first
         if command is not None:
             draft = await self.commands.run(command, mention, bot, read, force, adjust)
         else:
             draft = await self._composer.write(mention, bot, read, adjust)
         return _noted(draft, force)
 
-    async def follow_up(self, job: Job, bot: Identity, read: Gathered) -> Draft | Declined:
+    async def follow_up(
+        self, job: Job, bot: Identity, read: Gathered, starting: Starting
+    ) -> Draft | Declined:
         mention = job.mention
         force = await self.in_force(job, read)
         if why := _silenced(force, mention.is_pull_request):
@@ -76,6 +82,7 @@ class Conversation:
             return Declined("not answered as a follow-up: the discussion is paused")
         if why := why_not_a_follow_up(read.comments, mention.comment_id, self._options.rules):
             return Declined(f"not a follow-up: {why}")
+        await starting()
         draft = await self._composer.write(mention, bot, read, _owner_asks(force))
         if draft.body is None:
             return draft

@@ -22,6 +22,10 @@ and looks the same way before generating. A shutdown never cuts a POST off half-
 runs to its end (its own deadline bounds it) and its outcome is recorded, then the job gives
 way to the shutdown.
 
+With PROGRESS_COMMENT on, a short comment is posted as soon as the responder decides to answer
+and edited into the answer, or the failure notice (bot.answer.progress); one per mention, found
+by its marker, across crashes and retries.
+
 Every way out of `ReplyFlow.run` records the job's outcome with a reason an operator can act on.
 """
 
@@ -32,11 +36,13 @@ import logging
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from bot import own_time
 from bot.answer.compose import Composer, Draft
 from bot.answer.gather import Gathered, Gatherer
 from bot.answer.post import ReplyPoster, stopping, uncancelled
+from bot.answer.progress import Placeholder, ProgressTemplate
 from bot.answer.thread import ThreadComment, find_marked, is_hidden
 from bot.decide import Decider
 from bot.errors import NotFound, TransientError, UpstreamError
@@ -79,13 +85,15 @@ class Attempts:
 class ReplyOptions:
     """`landing_window`: how long after a POST began the Hub may still commit it (its deadline
     and as long again: 2 x HUB_TIMEOUT); a marker missing after that means it was not taken.
-    `sleep` waits out that window (tests pass their own)."""
+    `sleep` waits out that window (tests pass their own). `progress`: the progress comment's
+    template when PROGRESS_COMMENT is on (bot.answer.progress), else None."""
 
     attempts: Attempts = Attempts()
     failure_notice: bool = True
     fault: str | None = None
     answer_closed: bool = False
     landing_window: float = 30.0
+    progress: ProgressTemplate | None = field(default=None, compare=False)
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, compare=False)
 
 
@@ -97,9 +105,12 @@ class Declined:
     reason: str
 
 
+# What a responder awaits once it has decided to answer, before the slow part (the model): it
+# posts the progress comment when PROGRESS_COMMENT is on, and does nothing otherwise.
+Starting = Callable[[], Awaitable[None]]
 # What writes the answer once the discussion is read: the composer by default; commands and
 # follow-ups bring their own (bot.handlers.conversation), and keep the rest of this flow.
-Respond = Callable[[Job, Identity, Gathered], Awaitable[Draft | Declined]]
+Respond = Callable[[Job, Identity, Gathered, Starting], Awaitable[Draft | Declined]]
 
 
 class ReplyFlow:
@@ -144,6 +155,7 @@ class ReplyFlow:
         checkpoint(self._options.fault, "claimed")
         mention = job.mention
         marker = reply_marker(mention.comment_id, job.round)
+        sign: Placeholder | None = None
         try:
             bot = await self._whoami.get()
             if refusal := Decider(bot).recheck(mention):
@@ -156,28 +168,32 @@ class ReplyFlow:
             if why := self._why_not_now(mention, read):
                 await self._skip(job, why)
                 return
+            sign = Placeholder(self._options.progress, self._hub, self._poster, job, bot, marker)
+            sign.look_in(read.comments)
             # An earlier attempt's POST may still land: let it, and look, before generating.
+            # A progress comment found is that POST, landed: the answer goes into it (an edit).
             since = job.posting_age
             window = self._options.landing_window
-            if since is not None and since < window:
-                found = await self._poster.look_again(mention, bot, marker, since)
-                if found:
+            if since is not None and since < window and sign.comment_id is None:
+                comments = await self._poster.read_after(mention, bot, since)
+                if found := find_marked(comments, marker):
                     await self._done(job, found, FOUND_LATE)
                     return
-            draft = await self._respond(job, bot, read)
+                sign.look_in(comments)
+            draft = await self._respond(job, bot, read, partial(self._show, sign))
             if isinstance(draft, Declined):
                 await self._skip(job, draft.reason)
                 return
             checkpoint(self._options.fault, "generated")
             if draft.body is None:
                 await self._dead(job, "the model returned nothing usable; nothing was posted")
-                await self._post_notice(job, bot, read.comments)
+                await self._post_notice(job, bot, read.comments, sign)
                 return
-            reply_id, late = await self._poster.post(job, bot, f"{draft.body}\n\n{marker}", marker)
+            reply_id, late = await sign.deliver(f"{draft.body}\n\n{marker}")
             own_seconds = clock.seconds()
             checkpoint(self._options.fault, "after-post")
         except UpstreamError as exc:
-            await self._failed(job, exc)
+            await self._failed(job, exc, sign)
             return
         self._metrics.own_time.observe(own_seconds)
         missing = f" without {' and '.join(read.missing)}" if read.missing else ""
@@ -196,8 +212,16 @@ class ReplyFlow:
             self._metrics, self._options, respond,
         )  # fmt: skip
 
-    async def _compose(self, job: Job, bot: Identity, read: Gathered) -> Draft:
+    async def _compose(self, job: Job, bot: Identity, read: Gathered, starting: Starting) -> Draft:
+        await starting()
         return await self._composer.write(job.mention, bot, read)
+
+    async def _show(self, sign: Placeholder) -> None:
+        """A responder's `starting`: the progress comment, posted once per mention."""
+        if await sign.show():
+            checkpoint(self._options.fault, "placeholder")
+            if stopping():  # a shutdown came during its POST: give way; the next start edits it
+                raise asyncio.CancelledError
 
     def _why_not_now(self, mention: Mention, read: Gathered) -> str | None:
         """What the discussion, read just now, says against replying: much can change between
@@ -243,7 +267,7 @@ class ReplyFlow:
         await self._store.finish(job.id, JobStatus.DEAD, reason)
         self._outcome(level, job, "dead", reason, **more)
 
-    async def _failed(self, job: Job, exc: UpstreamError) -> None:
+    async def _failed(self, job: Job, exc: UpstreamError, sign: Placeholder | None) -> None:
         if isinstance(exc, NotFound) and exc.service == "Hub":  # deleted: nothing to retry
             await self._skip(job, f"the discussion or its repo is gone ({exc.summary()})")
             return
@@ -254,8 +278,10 @@ class ReplyFlow:
             self._outcome(logging.WARNING, job, "failed", exc.summary(), retry_in_s=round(delay))
             return
         await self._dead(job, exc.summary(), logging.ERROR, service=exc.service)
-        if exc.service != "Hub":  # when the Hub is what failed, a notice would fail too
-            await self._post_notice(job, await self._whoami.get(), None)
+        # When the Hub is what failed, a new notice would fail too; a progress comment is still
+        # worth the try: it must not promise an answer that will not come.
+        if exc.service != "Hub" or (sign is not None and sign.comment_id is not None):
+            await self._post_notice(job, await self._whoami.get(), None, sign)
 
     def _outcome(self, level: int, job: Job, outcome: str, reason: str, **more: object) -> None:
         self._metrics.job(outcome)
@@ -275,17 +301,25 @@ class ReplyFlow:
         )
 
     async def _post_notice(
-        self, job: Job, bot: Identity, comments: list[ThreadComment] | None
+        self,
+        job: Job,
+        bot: Identity,
+        comments: list[ThreadComment] | None,
+        sign: Placeholder | None = None,
     ) -> None:
-        """Say so, briefly and without internals, when a mention will not be answered; once."""
-        if not self._options.failure_notice:
-            return
+        """Say so, briefly and without internals, when a mention will not be answered; once.
+        A progress comment is edited into the notice, FAILURE_NOTICE or not: left as it is, it
+        would promise an answer that is not coming."""
         mention = job.mention
         marker = notice_marker(mention.comment_id)
         if comments and find_marked(comments, marker):
             return
         text = f"{self._composer.notice(mention, bot)}\n\n{marker}"
         try:
+            if sign is not None and await sign.turn_into(text):
+                return
+            if not self._options.failure_notice:
+                return
             await uncancelled(self._hub.post_comment(mention.where, text))
         except UpstreamError as exc:
             log_event(log, logging.WARNING, "notice-not-posted", job=job.id, reason=exc.summary())

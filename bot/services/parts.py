@@ -11,6 +11,7 @@ from bot.answer.command_prompts import CommandTemplates
 from bot.answer.compose import Composer, Style
 from bot.answer.context import Budgets, ContextReader
 from bot.answer.gather import Gatherer
+from bot.answer.progress import ProgressTemplate
 from bot.answer.prompts import Prompts
 from bot.answer.repo_settings import RepoSettingsReader
 from bot.automations.card_review import CardReviewer
@@ -165,10 +166,17 @@ def guard_rules(settings: Settings) -> GuardRules:
 
 
 def load_prompts(settings: Settings) -> Prompts:
-    """Every prompt set the settings name, checked, and the command templates with them."""
+    """Every prompt set the settings name, checked, and the command templates with them (and
+    the progress comment's, when PROGRESS_COMMENT is on)."""
     prompts = Prompts(settings.prompt_folder, settings.prompt_sets)
     CommandTemplates(settings.prompt_folder)
+    progress_template(settings)
     return prompts
+
+
+def progress_template(settings: Settings) -> ProgressTemplate | None:
+    """prompts/progress.j2, checked, when PROGRESS_COMMENT is on; None when it is off."""
+    return ProgressTemplate(settings.prompt_folder) if settings.progress_comment else None
 
 
 def conversation(settings: Settings, composer: Composer, hub: HubClient) -> Conversation:
@@ -210,6 +218,7 @@ def reply_options(settings: Settings) -> ReplyOptions:
         fault=settings.bot_fault,
         answer_closed=settings.answer_closed,
         landing_window=2 * settings.hub_timeout,  # a POST's deadline, and as long again
+        progress=progress_template(settings),
     )
 
 
