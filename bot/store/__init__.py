@@ -8,7 +8,8 @@ PostgreSQL (`DATABASE_URL`), with the same rules on both.
     sqlite.py    the SQLite driver: one connection in a thread of its own
     postgres.py  the PostgreSQL driver: a pool, LISTEN/NOTIFY wake-ups; a small read-only
                  pool of its own for what operators read
-    upkeep.py    the loop that writes the delivery log, prunes, and keeps the driver
+    upkeep.py    the loop that writes the delivery log, prunes, and keeps the driver;
+                 delivery_log.py the buffer of delivery rows it writes
     options.py   what the store is told (it never reads the settings); health.py whether
                  the database answers; location.py where state lives, and whether it survives
 
@@ -32,15 +33,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Protocol, TypeVar
 
 from bot.errors import StoreUnavailable
 from bot.events import Mention
 from bot.store import enqueue, history, jobs
+from bot.store.delivery_log import DeliveryLog
 from bot.store.health import StoreHealth
-from bot.store.history import DeliveryRow
 from bot.store.location import on_network
 from bot.store.options import StoreOptions
 from bot.store.queries import Dialect, Transaction
@@ -84,7 +84,6 @@ T = TypeVar("T")
 log = logging.getLogger("bot.store")
 CALL_DEADLINE = 10.0  # seconds any store call may take, queueing included
 BROWSE_DEADLINE = 5.0  # seconds a read for the status page or `jobs` may take, queueing included
-MAX_PENDING_DELIVERIES = 10_000  # delivery log rows kept while the database is away
 
 
 class Driver(Protocol):
@@ -113,8 +112,7 @@ class Store:
         self._limits = limits or Limits()
         self._redact = redact
         self._depth = enqueue.DepthCount()
-        self._pending: deque[DeliveryRow] = deque(maxlen=MAX_PENDING_DELIVERIES)
-        self._writing: set[asyncio.Task[None]] = set()  # delivery rows on their way
+        self._log = DeliveryLog(lambda rows: self._run(history.record_deliveries(rows)))
         self._closed = False
         self.health = StoreHealth()
         self.claims_failing: tuple[float, str] | None = None  # since when, and why
@@ -279,36 +277,11 @@ class Store:
         """Buffered: written with others by `flush`, so a delivery costs no transaction."""
         shown = self._redact(reason) if reason else None
         row = (time.time(), delivery, event, repo, status, str(outcome), shown, job_id)
-        self._pending.append(row)
+        self._log.add(row)
 
     async def flush(self) -> None:
-        """Write the buffered delivery rows, once those already on their way are written. One
-        write at a time, so a locked delivery log holds one connection however many wait on
-        it. A write is never cut off half-way: when the caller is cancelled (at shutdown) it
-        still runs to its end, and a batch the database refuses goes back to the buffer."""
-        while self._writing:
-            await self._written(set(self._writing))
-        if self._pending:
-            batch, self._pending = self._pending, deque(maxlen=MAX_PENDING_DELIVERIES)
-            write = asyncio.create_task(self._write(batch))
-            self._writing.add(write)
-            write.add_done_callback(self._writing.discard)
-            await self._written({write})
-
-    @staticmethod
-    async def _written(writes: set[asyncio.Task[None]]) -> None:
-        ends = asyncio.gather(*writes, return_exceptions=True)
-        for end in await asyncio.shield(ends):
-            if isinstance(end, StoreUnavailable):
-                raise end
-
-    async def _write(self, batch: deque[DeliveryRow]) -> None:
-        try:
-            await self._run(history.record_deliveries(list(batch)))
-        except BaseException:
-            batch.extend(self._pending)  # kept for the next flush; the oldest go when full
-            self._pending = batch
-            raise
+        """Write the buffered delivery rows (see `DeliveryLog.flush`)."""
+        await self._log.flush()
 
     async def deliveries(self, limit: int = 20, job_id: int | None = None) -> list[DeliveryRecord]:
         return await self._browse(history.deliveries(limit, job_id))
@@ -349,7 +322,7 @@ class Store:
         try:
             await self.flush()
         except StoreUnavailable:
-            log.warning("store: %d delivery log rows not written at exit", len(self._pending))
+            log.warning("store: %d delivery log rows not written at exit", self._log.waiting)
         if self._reader is not self._driver:
             await self._reader.close()
         await self._driver.close()
