@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import socket
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,19 @@ def test_preview_gives_up_on_an_unreachable_model_in_seconds(tmp_path: Path, fak
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: model: no answer: connection failed")
     assert all("retrying" in line for line in lines[:-1])
+
+
+def test_a_port_already_taken_is_one_line_before_any_banner(tmp_path: Path, fakes: Fakes) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        env = bot_environment(tmp_path, fakes, PORT=str(port))
+
+        result = run_bot(tmp_path, env, timeout=30)
+
+    assert result.returncode == 1
+    assert result.stdout == ""  # no banner: nothing was found out before the port failed
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port} (")
+    assert line.endswith("stop what holds the port, or set PORT (and HOST) to a free one")

@@ -33,6 +33,7 @@ from bot.errors import BotError
 from bot.logs import configure_logging
 from bot.services import load_prompts
 from bot.web.app import create_app
+from bot.web.server import listen
 from bot.web.server import serve as serve_app
 
 log = logging.getLogger("bot")
@@ -65,6 +66,7 @@ class Parser(argparse.ArgumentParser):
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     prompts = load_prompts(settings)
+    sock = listen(settings.host, settings.port)
     found = asyncio.run(discover(settings))
     show_banner(banner(settings, found), settings.log_format, printer(settings).say)
     app = create_app(settings, found.bot, prompts, route=found.route)
@@ -74,7 +76,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # collection every 700 allocations (the default) only costs time: 10-15% of the mentions
     # a second the benchmark measured. Cycles still get collected, 50,000 allocations apart.
     gc.set_threshold(50_000, 10, 10)
-    serve_app(app, settings)
+    serve_app(app, settings, sock)
     return 0
 
 

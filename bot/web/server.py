@@ -18,6 +18,7 @@ import contextlib
 import logging
 import resource
 import signal
+import socket
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -26,6 +27,7 @@ import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from bot.config import Settings
+from bot.errors import BotError
 from bot.logs import Throttle
 
 log = logging.getLogger("bot.server")
@@ -163,7 +165,26 @@ class Server(uvicorn.Server):
                 signal.signal(signal.SIGHUP, previous)
 
 
-def serve(app: Any, settings: Settings) -> None:
+def listen(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything else is said: a port already taken is one
+    line naming PORT, not a banner followed by uvicorn's exit."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise BotError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): stop what holds the port,"
+            " or set PORT (and HOST) to a free one"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(app: Any, settings: Settings, sock: socket.socket) -> None:
+    """Serve `app` on `sock` (from `listen`) until SIGTERM, SIGINT or SIGHUP."""
     open_files = raise_open_files_limit()
     quiet_resource_errors()
     config = uvicorn.Config(
@@ -184,7 +205,7 @@ def serve(app: Any, settings: Settings) -> None:
 
     async def run() -> None:
         asyncio.get_running_loop().set_exception_handler(report_loop_errors)
-        await server.serve()
+        await server.serve(sockets=[sock])
 
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(run())
