@@ -17,6 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+import msgspec
+
 from bot.store.jobs import DEPTH_SQL, get
 from bot.store.queries import Dialect, Transaction, many, one, per_dialect, rows, run
 from bot.store.records import (
@@ -169,8 +171,8 @@ def look_up(dialect: Dialect, items: list[Enqueue], depth: DepthCount) -> Transa
     found = yield rows(
         _LOOK_UP[dialect],
         count_depth=int(count_depth),
-        webhooks=json.dumps([item.webhook_id for item in items if item.webhook_id]),
-        comments=json.dumps([item.mention.comment_id for item in items]),
+        webhooks=_encode([item.webhook_id for item in items if item.webhook_id]),
+        comments=_encode([item.mention.comment_id for item in items]),
     )
     if count_depth:
         depth.counted(int(found[0][1]))
@@ -247,8 +249,13 @@ def write(
     return results
 
 
+def _encode(value: object) -> str:
+    """JSON text for a statement's parameter (msgspec: this is on every mention's path)."""
+    return msgspec.json.encode(value).decode()
+
+
 def _as_json(items: list[Enqueue]) -> str:
-    return json.dumps(
+    return _encode(
         [
             {
                 "comment": item.mention.comment_id,
