@@ -94,7 +94,10 @@ def _not_found_hint(path: str) -> str:
     return "the repo or file does not exist, or is gated or private to the bot's token"
 
 
-class HubClient:
+class HubCalls:
+    """How every call to the Hub is made: within limits, observed for the status page, reads
+    retried on transient failures (writes never: their callers look on the Hub first)."""
+
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -108,6 +111,36 @@ class HubClient:
         self._observe = observe
         self._limits = limits
 
+    async def _read(self, path: str, what: str) -> object:
+        """GET a path's JSON. Reads change nothing, so transient failures are retried."""
+
+        async def attempt() -> object:
+            return self._checked(await self._send("GET", path), what)
+
+        return await self._retry.call(attempt)
+
+    async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        started = time.perf_counter()
+        try:
+            response = await fetch(
+                self._http, method, path, self._limits, SERVICE,
+                "check HF_ENDPOINT and the network", **kwargs,
+            )  # fmt: skip
+        except UpstreamError as error:
+            self._observe(SERVICE, time.perf_counter() - started, error.summary())
+            raise
+        failure = None if response.is_success else f"HTTP {response.status_code} on {method}"
+        self._observe(SERVICE, time.perf_counter() - started, failure)
+        return response
+
+    @staticmethod
+    def _checked(response: httpx.Response, what: str) -> object:
+        if response.is_success:
+            return json_body(response, SERVICE)
+        raise hub_error(response, what)
+
+
+class HubClient(HubCalls):
     async def whoami(self) -> Identity:
         account = await self.whoami_details()
         return Identity(id=str(account["id"]), name=str(account["name"]))
@@ -202,14 +235,6 @@ class HubClient:
     async def webhook(self, webhook_id: str) -> dict[str, Any]:
         return _webhook_of(await self._read(_hook(webhook_id), "read webhook"))
 
-    async def _read(self, path: str, what: str) -> object:
-        """GET a path's JSON. Reads change nothing, so transient failures are retried."""
-
-        async def attempt() -> object:
-            return self._checked(await self._send("GET", path), what)
-
-        return await self._retry.call(attempt)
-
     async def change_webhook(
         self, webhook_id: str | None, body: dict[str, Any] | None = None, action: str = ""
     ) -> dict[str, Any]:
@@ -221,26 +246,6 @@ class HubClient:
 
     async def delete_webhook(self, webhook_id: str) -> None:
         self._checked(await self._send("DELETE", _hook(webhook_id)), "delete webhook")
-
-    async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        started = time.perf_counter()
-        try:
-            response = await fetch(
-                self._http, method, path, self._limits, SERVICE,
-                "check HF_ENDPOINT and the network", **kwargs,
-            )  # fmt: skip
-        except UpstreamError as error:
-            self._observe(SERVICE, time.perf_counter() - started, error.summary())
-            raise
-        failure = None if response.is_success else f"HTTP {response.status_code} on {method}"
-        self._observe(SERVICE, time.perf_counter() - started, failure)
-        return response
-
-    @staticmethod
-    def _checked(response: httpx.Response, what: str) -> object:
-        if response.is_success:
-            return json_body(response, SERVICE)
-        raise hub_error(response, what)
 
 
 class Whoami:

@@ -11,7 +11,6 @@ Every URL is built here from HF_ENDPOINT and checked names.
 from __future__ import annotations
 
 import re
-import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote, urlencode
@@ -19,12 +18,12 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from bot.errors import UpstreamError
+from bot.hub.client import HubCalls
 from bot.upstream import (
     CallLimits,
     Observer,
     RetryPolicy,
     error_from_response,
-    fetch,
     ignore_call,
     json_body,
 )
@@ -78,7 +77,7 @@ def _job_of(body: object, namespace: str) -> JobInfo:
     )
 
 
-class HubJobs:
+class HubJobs(HubCalls):
     def __init__(
         self,
         http: httpx.AsyncClient,
@@ -87,10 +86,7 @@ class HubJobs:
         limits: CallLimits | None = None,
     ) -> None:
         """`http` carries HF_ENDPOINT as base_url and the bearer token, as for HubClient."""
-        self._http = http
-        self._retry = retry
-        self._observe = observe
-        self._limits = limits or CallLimits(deadline=15.0)
+        super().__init__(http, retry, observe, limits or CallLimits(deadline=15.0))
 
     # -- Jobs ---------------------------------------------------------------------------
 
@@ -149,26 +145,6 @@ class HubJobs:
         return int(num)
 
     # -- plumbing -----------------------------------------------------------------------
-
-    async def _read(self, path: str, what: str) -> object:
-        async def attempt() -> object:
-            return self._checked(await self._send("GET", path), what)
-
-        return await self._retry.call(attempt)
-
-    async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        started = time.perf_counter()
-        try:
-            response = await fetch(
-                self._http, method, path, self._limits, SERVICE,
-                "check HF_ENDPOINT and the network", **kwargs,
-            )  # fmt: skip
-        except UpstreamError as error:
-            self._observe(SERVICE, time.perf_counter() - started, error.summary())
-            raise
-        failure = None if response.is_success else f"HTTP {response.status_code} on {method}"
-        self._observe(SERVICE, time.perf_counter() - started, failure)
-        return response
 
     @staticmethod
     def _checked(response: httpx.Response, what: str) -> object:
