@@ -11,8 +11,7 @@ garbled on the way, 429, 424, 5xx) or UpstreamError (a URL that cannot be reques
 redirect loop, 4xx). An error from an answer keeps the upstream's own message
 (`X-Error-Message`, the body's `error`), its error code (`X-Error-Code`) and its request id
 (`X-Request-Id`), so every log line about it can be traced upstream. JSON from an upstream is
-read by `parse_json`, which refuses answers nested deeper than MAX_JSON_DEPTH before decoding
-them, so no answer can exhaust the stack.
+read by `bot.upstream_json`, which refuses answers nested too deep before decoding them.
 
 Only transient failures are retried. The wait is the upstream's own estimate when it gives one
 (`Retry-After`, the Hub's `RateLimit` header, a loading model's `estimated_time`), else
@@ -24,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
-import itertools
-import json
 import logging
 import re
 import time
@@ -38,6 +35,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wai
 
 from bot.errors import TooLarge, TransientError, UpstreamError
 from bot.logs import log_event, working_on
+from bot.upstream_json import parse_json
 
 T = TypeVar("T")
 log = logging.getLogger("bot.upstream")
@@ -52,44 +50,6 @@ def ignore_call(service: str, seconds: float, failure: str | None) -> None:
 
 TRANSIENT_STATUSES = frozenset({408, 424, 425, 429})
 _REBUILT = ("content-encoding", "content-length", "transfer-encoding")
-MAX_JSON_DEPTH = 64  # the Hub's deepest answers (model-index in cardData) nest about 10 levels
-_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(rb"[^\[\]{}]+")
-_NESTING = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
-
-
-class NotJson(ValueError):
-    """An answer that is not JSON the bot will read: malformed, not UTF-8, or too deep."""
-
-
-def parse_json(data: bytes) -> Any:
-    """JSON from an upstream, refused (NotJson) when it nests deeper than MAX_JSON_DEPTH.
-
-    The depth is measured on the raw bytes, strings left out, before anything is decoded: the
-    decoder recurses once per level and would otherwise hit the interpreter's limit. The size
-    is capped already: every answer is read through `fetch`, within CallLimits.max_bytes.
-    """
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise NotJson("answer is not JSON (not UTF-8)") from None
-    if _too_deep(data):
-        raise NotJson(f"answer is JSON nested deeper than {MAX_JSON_DEPTH} levels")
-    try:
-        return json.loads(text)
-    except RecursionError:  # cannot happen within the depth limit; kept as a last guard
-        raise NotJson(f"answer is JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-    except ValueError:
-        raise NotJson("answer is not JSON") from None
-
-
-def _too_deep(data: bytes) -> bool:
-    """Whether the brackets of a JSON text (those inside strings left out) nest deeper than
-    MAX_JSON_DEPTH. Linear, and in C but for one pass over the brackets alone."""
-    brackets = _NOT_BRACKET.sub(b"", _JSON_STRING.sub(b"", data))
-    if brackets.count(b"[") + brackets.count(b"{") <= MAX_JSON_DEPTH:
-        return False  # too few openers to be too deep: spare the walk
-    return max(itertools.accumulate(map(_NESTING.__getitem__, brackets))) > MAX_JSON_DEPTH
 
 
 class Answer(httpx.Response):
@@ -238,15 +198,6 @@ def upstream_message(response: httpx.Response) -> str:
     else:
         text = " ".join(response.text.split()) or response.reason_phrase or "no message"
     return text[:300]
-
-
-def json_body(response: httpx.Response, service: str) -> Any:
-    """A 2xx answer's JSON; an answer that is not JSON (or too deep) is a (transient) upstream
-    fault."""
-    try:
-        return parse_json(response.content)
-    except NotJson as exc:
-        raise TransientError(service, response.status_code, str(exc)) from None
 
 
 def _retry_after(response: httpx.Response) -> float | None:

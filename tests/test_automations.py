@@ -13,7 +13,8 @@ import pytest
 from bot.automations.card_review import review
 from bot.automations.events import NotForAutomations, RepoEvent, repo_event
 from bot.automations.matching import Matcher
-from bot.automations.rules import AutomationsError, CardReview, CommentOn, RunJob, load_rules
+from bot.automations.rule import CardReview, CommentOn, RunJob
+from bot.automations.rules import AutomationsError, load_rules
 from bot.automations.run_job import job_spec, labels
 from bot.events import Ignore
 from bot.guards import GuardRules

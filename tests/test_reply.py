@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.handlers.mention import Attempts, ReplyOptions, notice_marker, reply_marker
+from bot.handlers.mention import Attempts, ReplyOptions, reply_marker
+from bot.handlers.outcomes import notice_marker
 from bot.store import Enqueue
 from tests.conftest import RecordedSleep
 from tests.fakes import TOKEN, FakeHub, FakeModel, Scripted

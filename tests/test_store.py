@@ -440,7 +440,8 @@ async def test_a_job_released_at_shutdown_keeps_its_use_and_runs_again(opened: O
 
 
 async def test_a_batch_of_new_mentions_costs_at_most_three_round_trips(store: Store) -> None:
-    from bot.store.enqueue import DepthCount, enqueue_many
+    from bot.store.arrivals import DepthCount
+    from bot.store.enqueue import enqueue_many
 
     sent: list[str] = []
     batch = [item(f"c{n}", DiscussionRef("model", "org/name", n), webhook_id=f"w{n}",

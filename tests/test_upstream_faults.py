@@ -14,15 +14,8 @@ from bot.answer.prompts import SAMPLE_CONTEXT, Prompts
 from bot.errors import ModelNotServed, TransientError, UpstreamError
 from bot.inference import GenerationParameters, model_for
 from bot.inference.routing import Route
-from bot.upstream import (
-    MAX_JSON_DEPTH,
-    CallLimits,
-    NotJson,
-    RetryPolicy,
-    fetch,
-    json_body,
-    parse_json,
-)
+from bot.upstream import CallLimits, RetryPolicy, fetch
+from bot.upstream_json import MAX_JSON_DEPTH, NotJson, json_body, parse_json
 from tests.botprocess import (
     ROOT,
     BotProcess,

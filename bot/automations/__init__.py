@@ -2,6 +2,7 @@
 jobs of their own kind on the same store, with the same guarantees as mentions.
 
     rules.py        the automations file (AUTOMATIONS_FILE), read and checked
+    rule.py         one rule as data; rule_reader.py the checks, every problem noted
     events.py       a delivery's repo event; matching.py which rules it sets off
     discussions.py  where automations speak: a discussion by title, one comment per run
     templates.py    their words, from prompts/automations/

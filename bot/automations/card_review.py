@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from bot.automations.discussions import Discussions, Spoken, run_marker
-from bot.automations.rules import CardReview, Place, Rule
+from bot.automations.rule import CardReview, Place, Rule
 from bot.automations.templates import AutomationTemplates
 from bot.events import Identity
 from bot.hub.client import HubClient

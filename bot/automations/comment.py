@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.automations.discussions import Discussions, Spoken
-from bot.automations.rules import CommentOn, Place, Rule
+from bot.automations.rule import CommentOn, Place, Rule
 from bot.automations.templates import AutomationTemplates
 from bot.events import Identity
 from bot.store.records import AutomationRun

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.answer.thread import ThreadComment, find_marked, parse_events
-from bot.automations.rules import Place
+from bot.automations.rule import Place
 from bot.events import DiscussionRef, Identity
 from bot.hub.client import HubClient
 from bot.hub.jobs import HubJobs

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot.automations.discussions import Discussions, Spoken
-from bot.automations.rules import Rule, RunJob
+from bot.automations.rule import Rule, RunJob
 from bot.automations.templates import AutomationTemplates
 from bot.events import Identity
 from bot.hub.jobs import HubJobs, JobInfo, label_value

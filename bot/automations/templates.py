@@ -9,7 +9,8 @@ from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
-from bot.automations.rules import CommentOn, Rules
+from bot.automations.rule import CommentOn
+from bot.automations.rules import Rules
 from bot.errors import PromptError
 
 FOLDER = "automations"

@@ -21,7 +21,8 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from bot.answer.prompts import SAMPLE_CONTEXT
-from bot.automations.rules import AutomationsError, RunJob, load_rules
+from bot.automations.rule import RunJob
+from bot.automations.rules import AutomationsError, load_rules
 from bot.automations.templates import AutomationTemplates
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.answer.command_prompts import CommandTemplates
@@ -32,13 +32,13 @@ from bot.answer.compose import Adjust, Composer
 from bot.answer.context import RepoContext, RepoFacts
 from bot.answer.gather import Gathered
 from bot.answer.repo_settings import Ceiling, RepoSettings
-from bot.answer.thread import parse_events
 from bot.automations.card_review import CardReviewer, review
 from bot.automations.comment import Commenter
 from bot.automations.discussions import Discussions
-from bot.automations.rules import CommentOn, RunJob
+from bot.automations.rule import CommentOn, RunJob
 from bot.automations.run_job import job_spec
 from bot.automations.templates import AutomationTemplates
+from bot.cli.preview_discussion import read_discussion
 from bot.config import Settings
 from bot.decide import Decider
 from bot.errors import BotError, UpstreamError
@@ -56,19 +56,15 @@ from bot.hub.client import HubClient, Whoami
 from bot.hub.jobs import HubJobs
 from bot.redact import Redactor
 from bot.services import (
-    automation_rules,
     composer,
     find_route,
-    gatherer,
     hub_client,
     hub_http_client,
     load_prompts,
     model_http_client,
     models,
-    store_options,
-    viewer_http_client,
 )
-from bot.store import StoreUnavailable, open_store
+from bot.services.automations import automation_rules
 from bot.store.records import AutomationRun
 from bot.upstream import RetryPolicy
 
@@ -132,7 +128,8 @@ async def preview(settings: Settings, source: Source, generate: bool) -> str:
         hub = hub_client(settings, hub_http, retry)
         bot = await _identity(settings, hub)
         if source.discussion:
-            mention, read = await _from_discussion(settings, hub, bot, source)
+            where, comment = source.discussion, source.comment
+            mention, read = await read_discussion(settings, hub, bot, where, comment)
         else:
             assert source.mention is not None
             mention, read = source.mention, _nothing_read(source.mention)
@@ -220,67 +217,6 @@ def read_sources(read: Gathered) -> list[str]:
 def _nothing_read(mention: Mention) -> Gathered:
     where = mention.where
     return Gathered([], RepoContext(RepoFacts(where.repo_name, where.repo_type)))
-
-
-async def _from_discussion(
-    settings: Settings, hub: HubClient, bot: Identity, source: Source
-) -> tuple[Mention, Gathered]:
-    where = source.discussion
-    assert where is not None
-    try:
-        details = await hub.discussion(where)
-    except UpstreamError as exc:
-        raise BotError(f"cannot read that discussion ({exc.summary()})") from None
-    comments = parse_events(details, bot.id)
-    info = details if isinstance(details, dict) else {}
-    base = Mention(
-        comment_id="0" * 24,
-        author_id="preview",
-        text=source.comment or "",
-        where=where,
-        title=str(info.get("title", "")),
-        is_pull_request=bool(info.get("isPullRequest")),
-        repo_private=False,
-        discussion_status=str(info.get("status", "open")),
-    )
-    if source.comment is None:
-        decider = Decider(bot)
-        mentioning = [c for c in comments if not c.by_bot and decider.mentions_bot(c.text)]
-        if mentioning:
-            base = replace(base, comment_id=mentioning[-1].id, text=mentioning[-1].text)
-        else:
-            recorded = await _recorded_mention(settings, where)
-            if recorded is None:
-                raise BotError(
-                    f"no comment in that discussion mentions @{bot.handle} ({len(comments)}"
-                    f" read), and the bot's store has none from it: give --comment"
-                    f' "@{bot.handle} ..." to preview an answer'
-                )
-            base = replace(base, comment_id=recorded.comment_id, text=recorded.text)
-    try:
-        async with viewer_http_client(settings) as viewer_http:
-            read = await gatherer(settings, hub, viewer_http).gather(base, bot)
-    except UpstreamError as exc:
-        raise BotError(f"cannot read that discussion ({exc.summary()})") from None
-    return base, read
-
-
-async def _recorded_mention(settings: Settings, where: DiscussionRef) -> Mention | None:
-    """The latest mention the bot's store holds for the discussion; None when there is none or
-    no store (a preview never creates one)."""
-    options = store_options(settings)
-    if options.database_url is None and not options.sqlite_path.exists():
-        return None
-    try:
-        store = await open_store(options)
-    except StoreUnavailable:
-        return None
-    try:
-        return await store.latest_mention(where.key)
-    except StoreUnavailable:
-        return None
-    finally:
-        await store.close()
 
 
 async def preview_automation(settings: Settings, name: str, repo: str) -> str:

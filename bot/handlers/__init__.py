@@ -14,6 +14,7 @@ Every handler keeps the same contract, whatever it does:
 - One posted thing per job, edited rather than duplicated.
 
     mention.py       a comment that mentions the bot: gather -> compose -> post -> record
+                     (outcomes.py: how its job ends, recorded and logged; the notice)
     conversation.py  what a mention or follow-up gets: the repo's settings, pause, a command
     command.py       help, pause, resume and the operators' template commands
     follow_up.py     whether a comment without a mention continues the bot's conversation

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 from bot.automations.card_review import CardReviewer
 from bot.automations.comment import Commenter
-from bot.automations.rules import CardReview, CommentOn, Rule, Rules, RunJob
+from bot.automations.rule import CardReview, CommentOn, Rule, RunJob
+from bot.automations.rules import Rules
 from bot.automations.run_job import JobRunner, SecretNotSet
 from bot.errors import PromptError, TransientError, UpstreamError
 from bot.faults import checkpoint

@@ -26,7 +26,8 @@ With PROGRESS_COMMENT on, a short comment is posted as soon as the responder dec
 and edited into the answer, or the failure notice (bot.answer.progress); one per mention, found
 by its marker, across crashes and retries.
 
-Every way out of `ReplyFlow.run` records the job's outcome with a reason an operator can act on.
+Every way out of `ReplyFlow.run` records the job's outcome with a reason an operator can act on
+(bot.handlers.outcomes).
 """
 
 from __future__ import annotations
@@ -41,20 +42,19 @@ from functools import partial
 from bot import own_time
 from bot.answer.compose import Composer, Draft
 from bot.answer.gather import Gathered, Gatherer
-from bot.answer.post import ReplyPoster, stopping, uncancelled
+from bot.answer.post import ReplyPoster, stopping
 from bot.answer.progress import Placeholder, ProgressTemplate
-from bot.answer.thread import ThreadComment, find_marked, is_hidden
+from bot.answer.thread import find_marked, is_hidden
 from bot.decide import Decider
 from bot.errors import NotFound, TransientError, UpstreamError
 from bot.events import Identity, Mention
 from bot.faults import checkpoint
+from bot.handlers.outcomes import Outcomes
 from bot.hub.client import HubClient, Whoami
-from bot.logs import log_event, working_on
+from bot.logs import working_on
 from bot.metrics import Metrics
 from bot.store import Job, Store
-from bot.store.records import JobStatus
 
-log = logging.getLogger("bot.reply")
 FOUND_EARLIER = "replied (found on the Hub: posted by an earlier attempt)"
 FOUND_LATE = "replied (found on the Hub: the Hub took the post but its answer was lost)"
 
@@ -63,10 +63,6 @@ def reply_marker(comment_id: str, round_: int = 0) -> str:
     """An HTML comment, invisible on the Hub, naming the comment (and forced round) answered."""
     suffix = f" round:{round_}" if round_ else ""
     return f"<!-- hub-discussion-bot reply-to:{comment_id}{suffix} -->"
-
-
-def notice_marker(comment_id: str) -> str:
-    return f"<!-- hub-discussion-bot notice-for:{comment_id} -->"
 
 
 @dataclass(frozen=True)
@@ -134,6 +130,7 @@ class ReplyFlow:
         self._options = options
         self._respond = respond or self._compose
         self._poster = ReplyPoster(hub, store, gatherer, options.landing_window, options.sleep)
+        self._outcomes = Outcomes(store, metrics, hub, composer, options.failure_notice)
 
     async def run(self, job: Job) -> None:
         await self._run(job)
@@ -146,11 +143,11 @@ class ReplyFlow:
         working_on.set({"job": job.id, "delivery": job.mention.delivery or None})
         clock = own_time.start()
         if job.refused:  # the claim gave it up (a reply limit) and recorded why
-            self._outcome(logging.WARNING, job, "dead", job.refused)
+            self._outcomes.outcome(logging.WARNING, job, "dead", job.refused)
             return
         if job.attempts > self._options.attempts.max_attempts:
             # Only a job whose process died every time gets here: stop a crash loop.
-            await self._dead(job, f"gave up after {job.attempts - 1} interrupted attempts")
+            await self._outcomes.dead(job, f"gave up after {job.attempts - 1} interrupted attempts")
             return
         checkpoint(self._options.fault, "claimed")
         mention = job.mention
@@ -159,14 +156,14 @@ class ReplyFlow:
         try:
             bot = await self._whoami.get()
             if refusal := Decider(bot).recheck(mention):
-                await self._ignore(job, refusal.reason)
+                await self._outcomes.ignore(job, refusal.reason)
                 return
             read = await self._gatherer.gather(mention, bot)
             if found := find_marked(read.comments, marker):
-                await self._done(job, found, FOUND_EARLIER)
+                await self._outcomes.done(job, found, FOUND_EARLIER)
                 return
             if why := self._why_not_now(mention, read):
-                await self._skip(job, why)
+                await self._outcomes.skip(job, why)
                 return
             sign = Placeholder(self._options.progress, self._hub, self._poster, job, bot, marker)
             sign.look_in(read.comments)
@@ -177,17 +174,19 @@ class ReplyFlow:
             if since is not None and since < window and sign.comment_id is None:
                 comments = await self._poster.read_after(mention, bot, since)
                 if found := find_marked(comments, marker):
-                    await self._done(job, found, FOUND_LATE)
+                    await self._outcomes.done(job, found, FOUND_LATE)
                     return
                 sign.look_in(comments)
             draft = await self._respond(job, bot, read, partial(self._show, sign))
             if isinstance(draft, Declined):
-                await self._skip(job, draft.reason)
+                await self._outcomes.skip(job, draft.reason)
                 return
             checkpoint(self._options.fault, "generated")
             if draft.body is None:
-                await self._dead(job, "the model returned nothing usable; nothing was posted")
-                await self._post_notice(job, bot, read.comments, sign)
+                await self._outcomes.dead(
+                    job, "the model returned nothing usable; nothing was posted"
+                )
+                await self._outcomes.post_notice(job, bot, read.comments, sign)
                 return
             reply_id, late = await sign.deliver(f"{draft.body}\n\n{marker}")
             own_seconds = clock.seconds()
@@ -203,7 +202,7 @@ class ReplyFlow:
         used = [found.label for found in draft.sources]
         lookups_ms = round(read.looked.seconds * 1000, 1)
         timings = {"own_ms": own_ms, "sources": len(used), "lookups_ms": lookups_ms}
-        await self._done(job, reply_id, reason, draft.body, used, **timings)
+        await self._outcomes.done(job, reply_id, reason, draft.body, used, **timings)
 
     def with_responder(self, respond: Respond) -> ReplyFlow:
         """The same flow (gather, look for the marker, post, record) with another responder."""
@@ -234,92 +233,20 @@ class ReplyFlow:
             return "the comment is hidden"
         return None
 
-    async def _done(
-        self,
-        job: Job,
-        reply_id: str,
-        reason: str,
-        text: str | None = None,
-        used: list[str] | None = None,
-        **more: object,
-    ) -> None:
-        """`used`: the labels of the sources the reply was given (config.json, ...)."""
-        await self._store.finish(
-            job.id, JobStatus.DONE, reason, reply_id=reply_id, reply_text=text, sources=used
-        )
-        self._outcome(logging.INFO, job, "replied", reason, reply=reply_id, **more)
-
-    async def _skip(self, job: Job, reason: str) -> None:
-        """Not answered, on purpose, for what the Hub says now: done, with nothing posted."""
-        why = f"skipped: {reason}"
-        await self._store.finish(job.id, JobStatus.DONE, why)
-        self._outcome(logging.INFO, job, "skipped", why)
-
-    async def _ignore(self, job: Job, reason: str) -> None:
-        """Not for the bot after all, once it knew who it is: done, with nothing posted."""
-        why = f"not answered: {reason} (decided once the bot knew who it is)"
-        await self._store.finish(job.id, JobStatus.DONE, why)
-        self._outcome(logging.INFO, job, "ignored", why)
-
-    async def _dead(
-        self, job: Job, reason: str, level: int = logging.WARNING, **more: object
-    ) -> None:
-        await self._store.finish(job.id, JobStatus.DEAD, reason)
-        self._outcome(level, job, "dead", reason, **more)
-
     async def _failed(self, job: Job, exc: UpstreamError, sign: Placeholder | None) -> None:
         if isinstance(exc, NotFound) and exc.service == "Hub":  # deleted: nothing to retry
-            await self._skip(job, f"the discussion or its repo is gone ({exc.summary()})")
+            await self._outcomes.skip(job, f"the discussion or its repo is gone ({exc.summary()})")
             return
         attempts = self._options.attempts
         if isinstance(exc, TransientError) and job.attempts < attempts.max_attempts:
             delay = attempts.delay(job.attempts)
             await self._store.retry_later(job.id, exc.summary(), delay)
-            self._outcome(logging.WARNING, job, "failed", exc.summary(), retry_in_s=round(delay))
+            self._outcomes.outcome(
+                logging.WARNING, job, "failed", exc.summary(), retry_in_s=round(delay)
+            )
             return
-        await self._dead(job, exc.summary(), logging.ERROR, service=exc.service)
+        await self._outcomes.dead(job, exc.summary(), logging.ERROR, service=exc.service)
         # When the Hub is what failed, a new notice would fail too; a progress comment is still
         # worth the try: it must not promise an answer that will not come.
         if exc.service != "Hub" or (sign is not None and sign.comment_id is not None):
-            await self._post_notice(job, await self._whoami.get(), None, sign)
-
-    def _outcome(self, level: int, job: Job, outcome: str, reason: str, **more: object) -> None:
-        self._metrics.job(outcome)
-        mention = job.mention
-        log_event(
-            log,
-            level,
-            "job",
-            job=job.id,
-            delivery=mention.delivery or None,
-            discussion=mention.where.key,
-            comment=mention.comment_id,
-            attempt=job.attempts,
-            outcome=outcome,
-            reason=reason,
-            **more,
-        )
-
-    async def _post_notice(
-        self,
-        job: Job,
-        bot: Identity,
-        comments: list[ThreadComment] | None,
-        sign: Placeholder | None = None,
-    ) -> None:
-        """Say so, briefly and without internals, when a mention will not be answered; once.
-        A progress comment is edited into the notice, FAILURE_NOTICE or not: left as it is, it
-        would promise an answer that is not coming."""
-        mention = job.mention
-        marker = notice_marker(mention.comment_id)
-        if comments and find_marked(comments, marker):
-            return
-        text = f"{self._composer.notice(mention, bot)}\n\n{marker}"
-        try:
-            if sign is not None and await sign.turn_into(text):
-                return
-            if not self._options.failure_notice:
-                return
-            await uncancelled(self._hub.post_comment(mention.where, text))
-        except UpstreamError as exc:
-            log_event(log, logging.WARNING, "notice-not-posted", job=job.id, reason=exc.summary())
+            await self._outcomes.post_notice(job, await self._whoami.get(), None, sign)

@@ -25,8 +25,8 @@ from bot.upstream import (
     error_from_response,
     fetch,
     ignore_call,
-    json_body,
 )
+from bot.upstream_json import json_body
 
 SERVICE = "Hub"
 HUB_LIMITS = CallLimits(deadline=15.0)

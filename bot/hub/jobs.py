@@ -25,8 +25,8 @@ from bot.upstream import (
     RetryPolicy,
     error_from_response,
     ignore_call,
-    json_body,
 )
+from bot.upstream_json import json_body
 
 SERVICE = "Hub"
 ENDED = ("COMPLETED", "ERROR", "CANCELED", "DELETED")

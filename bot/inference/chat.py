@@ -30,7 +30,7 @@ from bot.inference.endpoint import (
 from bot.inference.reasoning import ReasonedOnly, without_reasoning
 from bot.inference.routing import Route
 from bot.sources.found import Toolbox
-from bot.upstream import json_body
+from bot.upstream_json import json_body
 
 
 @dataclass(frozen=True)

@@ -39,8 +39,8 @@ from bot.upstream import (
     error_from_response,
     fetch,
     ignore_call,
-    json_body,
 )
+from bot.upstream_json import json_body
 
 SERVICE = "model"
 MAX_STOP_SEQUENCES = 4  # the Inference API and OpenAI accept at most four

@@ -3,8 +3,9 @@
 Shared by the web app (which adds the webhook receiver and the worker) and by `python -m bot
 job` (which handles one payload and exits). Tests pass fake transports and a retry policy.
 
-    clients.py  the HTTP clients, each bound to the origin its token may go to
-    parts.py    each part built from settings, with the small options it takes
+    clients.py      the HTTP clients, each bound to the origin its token may go to
+    parts.py        each part built from settings, with the small options it takes
+    automations.py  the automations' parts, imported only when there is an AUTOMATIONS_FILE
 """
 
 from __future__ import annotations
@@ -14,20 +15,18 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
 from bot.answer.prompts import Prompts
-from bot.automations.matching import Matcher
 from bot.config import Secret, Settings
 from bot.events import Identity
 from bot.guards import Guards
 from bot.handlers import Handlers
-from bot.handlers.automation import AutomationFlow
 from bot.handlers.conversation import Conversation
 from bot.handlers.mention import ReplyFlow
 from bot.hub.client import HubClient, Whoami
-from bot.hub.jobs import HubJobs
 from bot.hub.webhook_watch import WebhookWatch
 from bot.inference import Models
 from bot.inference.routing import Route
@@ -42,15 +41,12 @@ from bot.services.clients import (
     viewer_http_client,
 )
 from bot.services.parts import (
-    automation_flow,
-    automation_rules,
     composer,
     conversation,
     find_route,
     gatherer,
     guard_rules,
     load_prompts,
-    matcher,
     models,
     parameters,
     reply_options,
@@ -62,10 +58,13 @@ from bot.store.location import lost_at_restart
 from bot.store.records import JobKind
 from bot.upstream import RetryPolicy
 
+if TYPE_CHECKING:  # imported when there are rules to run: bot/services/automations.py
+    from bot.automations.matching import Matcher
+    from bot.handlers.automation import AutomationFlow
+
 __all__ = [
     "Deployment",
     "Services",
-    "automation_rules",
     "composer",
     "find_route",
     "gatherer",
@@ -175,15 +174,16 @@ async def open_services(
         if bot is not None:  # asked of the Hub at startup, a moment ago
             metrics.health["Hub"].last_success = time.time()
         watch = WebhookWatch(hub, settings.webhook_url)
-        rules = automation_rules(settings)
-        automations = None
-        if rules:
-            hub_jobs = HubJobs(hub_http, retry, metrics.observe, hub_limits(settings))
-            automations = automation_flow(
-                settings, rules, hub, hub_jobs, store, whoami, metrics, os.environ
+        automations, matcher = None, None
+        if settings.automations_path is not None:
+            from bot.services.automations import automations as automation_parts
+
+            parts = automation_parts(
+                settings, hub, hub_http, retry, store, whoami, metrics, os.environ
             )
+            automations, matcher = parts if parts else (None, None)
         yield Services(
             deployment(settings), store, hub, whoami, guards, chosen, flow, metrics, watch,
-            automations, matcher(settings, rules) if rules else None,
+            automations, matcher,
             conversation(settings, writer, hub),
         )  # fmt: skip

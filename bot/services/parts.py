@@ -3,7 +3,7 @@ reads `Settings`; every part gets a small frozen option object of its own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 import httpx
 
@@ -14,26 +14,16 @@ from bot.answer.gather import Gatherer
 from bot.answer.progress import ProgressTemplate
 from bot.answer.prompts import Prompts
 from bot.answer.repo_settings import RepoSettingsReader
-from bot.automations.card_review import CardReviewer
-from bot.automations.comment import Commenter
-from bot.automations.discussions import Discussions
-from bot.automations.matching import Matcher
-from bot.automations.rules import Rules, load_rules
-from bot.automations.run_job import JobRunner
-from bot.automations.templates import AutomationTemplates
 from bot.config import Settings
 from bot.errors import ModelNotServed
 from bot.guards import GuardRules
-from bot.handlers.automation import Actions, AutomationFlow
 from bot.handlers.command import Commands
 from bot.handlers.conversation import Conversation, ConversationOptions
 from bot.handlers.follow_up import FollowUpRules
 from bot.handlers.mention import Attempts, ReplyOptions
-from bot.hub.client import HubClient, Whoami
-from bot.hub.jobs import HubJobs
+from bot.hub.client import HubClient
 from bot.inference import GenerationParameters, Model, Models, model_for
 from bot.inference.routing import NotServed, Route, RouteOptions, custom_route, resolve
-from bot.metrics import Metrics
 from bot.redact import Redactor
 from bot.services.clients import (
     hub_client,
@@ -45,7 +35,7 @@ from bot.services.clients import (
 from bot.sources.files import RepoFiles
 from bot.sources.lookups import LookupOptions, Lookups
 from bot.sources.viewer import Viewer
-from bot.store import Limits, Store, StoreOptions
+from bot.store import Limits, StoreOptions
 from bot.upstream import Observer, RetryPolicy, ignore_call
 
 PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves
@@ -220,35 +210,3 @@ def reply_options(settings: Settings) -> ReplyOptions:
         landing_window=2 * settings.hub_timeout,  # a POST's deadline, and as long again
         progress=progress_template(settings),
     )
-
-
-def automation_rules(settings: Settings) -> Rules:
-    """The rules of AUTOMATIONS_FILE (none without one); AutomationsError when unusable."""
-    return load_rules(settings.automations_path)
-
-
-def matcher(settings: Settings, rules: Rules) -> Matcher:
-    return Matcher(rules, guard_rules(settings))
-
-
-def automation_flow(
-    settings: Settings,
-    rules: Rules,
-    hub: HubClient,
-    hub_jobs: HubJobs,
-    store: Store,
-    whoami: Whoami,
-    metrics: Metrics,
-    environ: Mapping[str, str],
-) -> AutomationFlow:
-    """The handler of automation jobs; `environ` holds the secrets the rules name."""
-    templates = AutomationTemplates(settings.prompt_folder)
-    discussions = Discussions(hub, hub_jobs)
-    endpoint = settings.hf_endpoint
-    actions = Actions(
-        JobRunner(hub_jobs, discussions, templates, endpoint, environ),
-        CardReviewer(hub, discussions, templates, endpoint),
-        Commenter(discussions, templates, endpoint),
-    )
-    attempts = Attempts(settings.max_attempts, settings.attempt_backoff)
-    return AutomationFlow(rules, actions, store, whoami, metrics, attempts, settings.bot_fault)

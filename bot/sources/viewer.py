@@ -22,7 +22,8 @@ import httpx
 from bot.answer.context import as_dict
 from bot.errors import UpstreamError
 from bot.sources.found import WEB, Found, Unread
-from bot.upstream import CallLimits, fetch, json_body
+from bot.upstream import CallLimits, fetch
+from bot.upstream_json import json_body
 
 SERVICE = "dataset viewer"
 VIEWER_CHARS = 2500

@@ -2,26 +2,23 @@
 PostgreSQL (`DATABASE_URL`), with the same rules on both.
 
     records.py   what is kept, as plain data; the states as enums, each set of them named once
-    jobs.py      the rules of the job queue; enqueue.py how jobs are made; history.py what
-                 operators read; schema.py the numbered migrations; all written once as
-                 transactions (queries.py)
+    jobs.py      the rules of the job queue; enqueue.py how jobs are made (arrivals.py what
+                 each mention is); history.py what operators read; schema.py the numbered
+                 migrations; all written once as transactions (queries.py)
     sqlite.py    the SQLite driver: one connection in a thread of its own
     postgres.py  the PostgreSQL driver: a pool, LISTEN/NOTIFY wake-ups; a small read-only
                  pool of its own for what operators read
     upkeep.py    the loop that writes the delivery log, prunes, and keeps the driver;
                  delivery_log.py the buffer of delivery rows it writes
+    database.py  a driver behind deadlines, and the health a delivery would see
     options.py   what the store is told (it never reads the settings); health.py whether
                  the database answers; location.py where state lives, and whether it survives
 
 `Store` is what the rest of the bot uses. No call blocks the event loop; every failure of the
-database becomes `StoreUnavailable`. `health` (what /health answers) is what a delivery would
-get: only the calls a delivery makes, or that see what it would see (recording a mention, the
-queue's count, the write probe), can put it in trouble, logged once per incident; any write
-that works ends the trouble. A claim stuck behind another connection's claim lock, a locked
-delivery log or a slow status page is not the deliveries' trouble: claims have their own
-once-per-incident line (`claims_failing`), and the status page and `jobs` read through
-`_browse`, on PostgreSQL a pool of their own with short statement timeouts, so however many
-views wait they never hold a connection a delivery needs.
+database becomes `StoreUnavailable`. Its deadlines and its `health` (what /health answers: the
+trouble a delivery would meet) are database.py's. A claim stuck behind another connection's
+claim lock is not the deliveries' trouble either: claims have their own once-per-incident line
+(`claims_failing`).
 
 Every time the store writes or compares is the database's clock, so replicas whose clocks
 disagree still agree on leases. The Hub stays the truth about what was answered: a lost
@@ -30,20 +27,19 @@ store can lose waiting work, never double a reply.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
-from typing import Protocol, TypeVar
 
 from bot.errors import StoreUnavailable
 from bot.events import Mention
 from bot.store import enqueue, history, jobs
+from bot.store.arrivals import DepthCount
+from bot.store.database import Database, Driver
 from bot.store.delivery_log import DeliveryLog
-from bot.store.health import StoreHealth
 from bot.store.location import on_network
 from bot.store.options import StoreOptions
-from bot.store.queries import Dialect, Transaction
+from bot.store.queries import Dialect
 from bot.store.records import (
     DeliveryOutcome,
     DeliveryRecord,
@@ -80,23 +76,10 @@ __all__ = [
     "open_store",
 ]
 
-T = TypeVar("T")
 log = logging.getLogger("bot.store")
-CALL_DEADLINE = 10.0  # seconds any store call may take, queueing included
-BROWSE_DEADLINE = 5.0  # seconds a read for the status page or `jobs` may take, queueing included
 
 
-class Driver(Protocol):
-    dialect: Dialect
-
-    async def run(self, transaction: Transaction[T], write: bool) -> T: ...
-
-    async def maintain(self, wake: Callable[[], None]) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class Store:
+class Store(Database):
     def __init__(
         self,
         driver: Driver,
@@ -106,78 +89,15 @@ class Store:
         reader: Driver | None = None,
     ) -> None:
         """`reader`: where operators' reads go (default: `driver`)."""
-        self._driver = driver
-        self._reader = reader or driver
-        self.where = where
+        super().__init__(driver, where, reader)
         self._limits = limits or Limits()
         self._redact = redact
-        self._depth = enqueue.DepthCount()
+        self._depth = DepthCount()
         self._log = DeliveryLog(lambda rows: self._run(history.record_deliveries(rows)))
         self._closed = False
-        self.health = StoreHealth()
         self.claims_failing: tuple[float, str] | None = None  # since when, and why
         self.depth_now = 0  # the latest count, for /health and metrics, which never wait
         self.oldest_age_now = 0.0
-
-    @property
-    def dialect(self) -> Dialect:
-        return self._driver.dialect
-
-    async def _run(
-        self, transaction: Transaction[T], write: bool = True, *, as_delivery: bool = False
-    ) -> T:
-        """`as_delivery`: a failure here is one a delivery would meet, so /health says so."""
-        try:
-            result = await asyncio.wait_for(self._driver.run(transaction, write), CALL_DEADLINE)
-        except TimeoutError:
-            reason = f"{self.where}: no answer within {CALL_DEADLINE:.0f} s"
-            if as_delivery:
-                self.health.failed(reason)
-            raise StoreUnavailable(reason) from None
-        except StoreUnavailable as exc:
-            if as_delivery:
-                self.health.failed(str(exc))
-            raise
-        if write:  # reads can work while writes cannot (a write-locked SQLite file)
-            self.health.succeeded()
-        return result
-
-    async def _browse(self, transaction: Transaction[T]) -> T:
-        """A read for people (the status page, `jobs`): never a connection deliveries need,
-        never the store's health."""
-        try:
-            return await asyncio.wait_for(self._reader.run(transaction, False), BROWSE_DEADLINE)
-        except TimeoutError:
-            raise StoreUnavailable(
-                f"{self.where}: no answer within {BROWSE_DEADLINE:.0f} s"
-            ) from None
-
-    async def probe(self) -> None:
-        """Try a write that changes nothing (see `history.write_probe`), as a delivery would;
-        StoreUnavailable when the store cannot be written."""
-        await self._run(history.write_probe(), as_delivery=True)
-
-    async def check_writable(self) -> None:
-        """The write probe, for a start or `check`: StoreUnavailable saying why (the fix is
-        `write_fix`)."""
-        try:
-            await self._run(history.write_probe())  # said here, not as an incident
-        except StoreUnavailable as exc:
-            said = str(exc)  # "<the driver's name for the database>: <why>"
-            detail = said.partition(": ")[2] if said.startswith(("SQLite", "PostgreSQL")) else said
-            raise StoreUnavailable(f"{self.where} cannot be written ({detail or said})") from None
-
-    @property
-    def write_fix(self) -> str:
-        if self.dialect is Dialect.POSTGRES:
-            return (
-                "give DATABASE_URL's user INSERT, UPDATE and DELETE on the bot's tables, on the"
-                " primary server (not a read-only replica)"
-            )
-        return (
-            "make DATA_DIR and the database file in it writable by the user the bot runs as"
-            " (or point DATA_DIR at a writable folder)"
-        )
 
     # -- mentions in, jobs out ------------------------------------------------------------
 
@@ -308,11 +228,6 @@ class Store:
     def upkeep(self, retention: float, wake: Callable[[], None]) -> Upkeep:
         """The loop that keeps this store (not started): see `bot.store.upkeep`."""
         return Upkeep(self, retention, wake)
-
-    async def maintain(self, wake: Callable[[], None]) -> None:
-        """The driver's upkeep: SQLite folds its WAL, PostgreSQL keeps LISTEN connected. A
-        failure here only delays a wake-up (polling covers it): not the deliveries' trouble."""
-        await self._driver.maintain(wake)
 
     async def close(self) -> None:
         """Write what is buffered, then close the database (once: closing again does nothing)."""

@@ -19,17 +19,13 @@ import hmac
 import itertools
 import logging
 import secrets
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import msgspec
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
-from starlette.types import Receive
 
-from bot.automations.matching import Matcher
 from bot.decide import Decider
 from bot.events import Ignore, Mention, NotJSON, Payload, PayloadError, decode_payload
 from bot.guards import Guards
@@ -46,71 +42,29 @@ from bot.store import (
 )
 from bot.store.records import JobKind
 from bot.web.batching import GroupCommit
+from bot.web.delivery import (
+    BodyTooLarge,
+    Given,
+    JSONAnswer,
+    Receipt,
+    given_in,
+    ignored,
+    read_body,
+    refused,
+    secret_in_query,
+)
+
+if TYPE_CHECKING:  # the automations are imported only when there are rules (bot.services)
+    from bot.automations.matching import Matcher
 
 log = logging.getLogger("bot.webhooks")
 _JSON = msgspec.json.Encoder()
 
-SECRET_HEADER = b"x-webhook-secret"
-ID_HEADER = b"webhook-id"
-LENGTH_HEADER = b"content-length"
 # Ids for deliveries without a Webhook-Id: unique per process start, cheap to make.
 _LOCAL_PREFIX = secrets.token_hex(3)
 _local_serial = itertools.count(1)
-MAX_WEBHOOK_ID = 200
 REFUSAL_LOG_INTERVAL = 10.0  # seconds between log lines about deliveries with a bad secret
 DELIVERY_LINES_PER_SECOND = 20  # per outcome; the Hub sends at most 1,000 deliveries a day
-
-
-class BodyTooLarge(Exception):
-    pass
-
-
-class JSONAnswer(Response):
-    """A response whose JSON is already encoded, its few headers set without Starlette's
-    general checks (a webhook's answer has a body, and names no content headers itself)."""
-
-    media_type = "application/json"
-
-    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
-        self.raw_headers = [
-            (b"content-length", str(len(self.body)).encode()),
-            (b"content-type", b"application/json"),
-            *((name.lower().encode(), value.encode()) for name, value in (headers or {}).items()),
-        ]
-
-
-@dataclass
-class Given:
-    """What the receiver reads from a request's headers, found in one pass over them."""
-
-    secret: bytes | None = None
-    webhook_id: str | None = None
-    length: bytes | None = None
-
-
-@dataclass
-class Receipt:
-    """The answer to one delivery, and what to remember about it."""
-
-    status: int
-    body: dict[str, Any]
-    outcome: DeliveryOutcome
-    code: str = ""
-    event: str | None = None
-    repo: str | None = None  # None for a private repo: its name is never recorded
-    job_id: int | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def reason(self) -> str | None:
-        return self.body.get("reason") or self.body.get("error")
-
-
-def refused(
-    status: int, outcome: DeliveryOutcome, message: str, retry_after: int | None = None
-) -> Receipt:
-    headers = {"Retry-After": str(retry_after)} if retry_after else {}
-    return Receipt(status, {"error": message}, outcome, outcome, headers=headers)
 
 
 class WebhookReceiver:
@@ -143,7 +97,7 @@ class WebhookReceiver:
         self._bursts = Throttle(1.0, DELIVERY_LINES_PER_SECOND)
 
     async def __call__(self, request: Request) -> Response:
-        given = _given(request)
+        given = given_in(request)
         delivery = given.webhook_id or f"local-{_LOCAL_PREFIX}-{next(_local_serial)}"
         receipt = await self._receive(request, given, delivery)
         self._metrics.delivery(receipt.outcome, receipt.code)
@@ -183,7 +137,7 @@ class WebhookReceiver:
         )
 
     async def _receive(self, request: Request, given: Given, delivery: str) -> Receipt:
-        secret = given.secret if given.secret is not None else _secret_in_query(request)
+        secret = given.secret if given.secret is not None else secret_in_query(request)
         if secret is None:
             return refused(
                 401,
@@ -194,7 +148,7 @@ class WebhookReceiver:
         if not hmac.compare_digest(hashlib.sha256(secret).digest(), self._secret_digest):
             return refused(403, DeliveryOutcome.UNAUTHORISED, "wrong webhook secret")
         try:
-            body = await self._read_body(request.receive, given.length)
+            body = await read_body(request.receive, given.length, self._max_body)
             parsed = decode_payload(body)
         except BodyTooLarge:
             return refused(
@@ -288,69 +242,3 @@ class WebhookReceiver:
         return Receipt(
             202, {"status": "queued", "id": job_id}, DeliveryOutcome.QUEUED, job_id=job_id
         )
-
-    async def _read_body(self, receive: Receive, declared: bytes | None) -> bytes:
-        if declared is not None:
-            if not declared.isdigit():
-                raise ValueError("Content-Length is not a number")
-            if int(declared) > self._max_body:
-                raise BodyTooLarge
-        # The ASGI messages read directly: a whole body usually comes in one.
-        body, more = b"", True
-        while more:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnect
-            chunk: bytes = message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) + len(chunk) > self._max_body:
-                raise BodyTooLarge
-            body += chunk
-        return body
-
-
-def ignored(decision: Ignore) -> Receipt:
-    return Receipt(
-        200,
-        {"status": "ignored", "reason": decision.reason},
-        DeliveryOutcome.IGNORED,
-        decision.code,
-    )
-
-
-def _given(request: Request) -> Given:
-    """The secret as raw bytes (a non-ASCII secret is simply wrong rather than a decoding
-    error), the delivery's id and its declared length. An overlong or undecodable id is not
-    one the Hub sent: it is not used to dedupe."""
-    headers: list[tuple[bytes, bytes]] = request.scope["headers"]
-    named = dict(headers)
-    if len(named) == len(headers):  # no header repeated: the usual case, read in C
-        secret, webhook_id = named.get(SECRET_HEADER) or None, named.get(ID_HEADER, b"")
-        return Given(
-            secret,
-            webhook_id.decode("latin-1") if 0 < len(webhook_id) <= MAX_WEBHOOK_ID else None,
-            named.get(LENGTH_HEADER),
-        )
-    given, seen = Given(), set[bytes]()
-    for name, value in headers:
-        if name == SECRET_HEADER:
-            if value and given.secret is None:
-                given.secret = value
-        elif name in seen:
-            continue  # the first of a repeated header counts
-        elif name == ID_HEADER:
-            seen.add(name)
-            if 0 < len(value) <= MAX_WEBHOOK_ID:
-                given.webhook_id = value.decode("latin-1")
-        elif name == LENGTH_HEADER:
-            seen.add(name)
-            given.length = value
-    return given
-
-
-def _secret_in_query(request: Request) -> bytes | None:
-    query: bytes = request.scope.get("query_string", b"")
-    for name, value in parse_qsl(query):
-        if name == b"secret" and value:
-            return value
-    return None
