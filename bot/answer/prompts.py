@@ -250,7 +250,8 @@ def _checked(env: Environment, name: str, directory: Path) -> Template:
     try:
         source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
         where = Path(filename or where)
-        unknown = meta.find_undeclared_variables(env.parse(source)) - PROMPT_VARIABLES
+        parsed = env.parse(source, name, filename)
+        unknown = meta.find_undeclared_variables(parsed) - PROMPT_VARIABLES
         if unknown:
             raise PromptError(
                 f"{where} uses {', '.join(sorted(unknown))}, which is not a prompt variable"
@@ -263,7 +264,9 @@ def _checked(env: Environment, name: str, directory: Path) -> Template:
                 " message holds only the bot's and the operator's words; use them in"
                 " chat_user.j2, fenced with `material`"
             )
-        template = env.get_template(name)
+        # Compiled from the tree already parsed: parsing again would double a part of the start.
+        code = env.compile(parsed, name, filename)
+        template = env.template_class.from_code(env, code, env.make_globals(None))
         for sample in (SAMPLE_CONTEXT, SAMPLE_PR_CONTEXT):
             template.render(sample.variables())
     except PromptError:

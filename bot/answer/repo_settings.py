@@ -23,8 +23,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-import yaml
-
 from bot.errors import NotFound
 from bot.events import DiscussionRef
 from bot.hub.client import HubClient
@@ -111,6 +109,8 @@ class InForce:
 
 def parse(text: str) -> RepoSettings:
     """The settings a file's text holds; an invalid file gives `problem` and nothing else."""
+    import yaml  # here, not at the top: most repos have no such file, and PyYAML costs a start
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

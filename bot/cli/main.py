@@ -14,17 +14,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from bot.cli.check import run_checks
 from bot.cli.jobs import add_job_commands
 from bot.cli.output import Printer, one_line, printer
-from bot.cli.preview import (
-    Source,
-    discussion_ref,
-    mention_from_payload,
-    mention_from_text,
-    preview,
-    preview_automation,
-)
 from bot.cli.send import add_send_command
 from bot.cli.startup import banner, discover, show_banner
 from bot.cli.webhooks import add_webhook_commands
@@ -76,6 +67,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # collection every 700 allocations (the default) only costs time: 10-15% of the mentions
     # a second the benchmark measured. Cycles still get collected, 50,000 allocations apart.
     gc.set_threshold(50_000, 10, 10)
+    gc.enable()  # off since bot/__main__.py, for a faster start
     serve_app(app, settings, sock)
     return 0
 
@@ -83,7 +75,12 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 REPO_PLACEHOLDER = "your-org/your-model"
 
 
+# check and preview are imported when run: `serve` has no use for them, and starts faster.
+
+
 def run_check(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.cli.check import run_checks
+
     results = asyncio.run(run_checks(settings))
     printer(settings).say("\n".join(result.line() for result in results))
     return 1 if any(result.verdict == "FAIL" for result in results) else 0
@@ -94,6 +91,14 @@ def run_preview(settings: Settings, args: argparse.Namespace) -> int:
         return run_automation_preview(settings, args)
     if args.payload and args.comment:
         raise BotError("give --comment or --payload, not both")
+    from bot.cli.preview import (
+        Source,
+        discussion_ref,
+        mention_from_payload,
+        mention_from_text,
+        preview,
+    )
+
     if args.discussion:
         source = Source(discussion=discussion_ref(args.discussion), comment=args.comment)
     elif args.payload:
@@ -111,6 +116,8 @@ def run_preview(settings: Settings, args: argparse.Namespace) -> int:
 def run_automation_preview(settings: Settings, args: argparse.Namespace) -> int:
     if args.repo == REPO_PLACEHOLDER:
         raise BotError("preview --automation NAME needs --repo ID (the repo that was pushed to)")
+    from bot.cli.preview import preview_automation
+
     printer(settings).say(asyncio.run(preview_automation(settings, args.automation, args.repo)))
     return 0
 
@@ -188,6 +195,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         configure_logging(settings.log_level, settings.secrets, settings.log_format)
         for doubt in doubts:
             log.warning("%s", doubt)
+        if run is not serve:  # serve turns it on once started (bot/__main__.py turned it off)
+            gc.enable()
         return run(settings, args)
     except BotError as exc:
         # One line per problem: a ConfigError lists every bad setting at once.

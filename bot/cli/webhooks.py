@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.automations.rules import AutomationsError, load_rules
 from bot.cli.output import printer
 from bot.config import Settings
 from bot.errors import BotError
@@ -119,6 +118,8 @@ async def _list(hub: HubClient, settings: Settings, args: argparse.Namespace) ->
 
 def default_domains(settings: Settings) -> list[str]:
     """The discussion domain, and the repo domain too when automation rules need it."""
+    from bot.automations.rules import AutomationsError, load_rules  # only when there are rules
+
     try:
         rules = load_rules(settings.automations_path)
     except AutomationsError:
