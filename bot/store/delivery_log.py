@@ -17,6 +17,7 @@ from bot.errors import StoreUnavailable
 from bot.store.history import DeliveryRow
 
 MAX_PENDING_DELIVERIES = 10_000  # rows kept while the database is away
+ROWS_PER_WRITE = 128  # about a millisecond of SQLite's time
 
 
 class DeliveryLog:
@@ -33,11 +34,18 @@ class DeliveryLog:
         self._pending.append(row)
 
     async def flush(self) -> None:
-        """Write the buffered rows, once those already on their way are written."""
+        """Write the rows buffered now, once those already on their way are written, a few at a
+        time: each batch is a transaction that mentions arriving meanwhile wait behind (on
+        SQLite, one thread does both), so a burst's thousand rows in one would hold each of
+        them up by milliseconds."""
         while self._writing:
             await self._written(set(self._writing))
-        if self._pending:
-            batch, self._pending = self._pending, deque(maxlen=MAX_PENDING_DELIVERIES)
+        left = len(self._pending)
+        while left > 0 and self._pending:
+            batch: deque[DeliveryRow] = deque(maxlen=MAX_PENDING_DELIVERIES)
+            for _ in range(min(left, ROWS_PER_WRITE, len(self._pending))):
+                batch.append(self._pending.popleft())
+            left -= len(batch)
             write = asyncio.create_task(self._write(batch))
             self._writing.add(write)
             write.add_done_callback(self._writing.discard)

@@ -270,9 +270,12 @@ def count_depth() -> Transaction[int]:
     return int(n)
 
 
-_OLDEST_AGE = per_dialect(
-    f"SELECT {{now}} - MIN(created_at) FROM jobs WHERE status IN {sql_list(UNFINISHED)}"  # noqa: S608
+# One MIN per status, each answered from jobs_by_age without a scan (on both databases).
+_MIN_PER_STATUS = " UNION ALL ".join(
+    f"SELECT MIN(created_at) AS oldest FROM jobs WHERE status = '{status.value}'"  # noqa: S608
+    for status in UNFINISHED
 )
+_OLDEST_AGE = per_dialect(f"SELECT {{now}} - MIN(oldest) FROM ({_MIN_PER_STATUS}) AS per_status")  # noqa: S608
 
 
 def oldest_unfinished_age(dialect: Dialect) -> Transaction[float]:

@@ -80,6 +80,12 @@ MIGRATIONS = (
     """
     ALTER TABLE jobs ADD COLUMN payload TEXT;
     """,
+    # The age of the oldest unfinished job (/health, the metrics) read from an index: without
+    # it, reading it every two seconds scanned the queue, 60 ms at 100,000 jobs, and every
+    # mention arriving meanwhile waited.
+    """
+    CREATE INDEX jobs_by_age ON jobs (status, created_at);
+    """,
 )
 
 
