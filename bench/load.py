@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from bench.servers import HERE, LOAD_CORE
+from bench.servers import HERE, LOAD_CORE, cpu_seconds
 
 CONNECTIONS = 64
 REPEATS = 3
@@ -34,25 +34,17 @@ class Load:
 def measure(
     url: str, body: Path, secret: str, seconds: float, unique: bool = False, pid: int = 0
 ) -> Load:
-    _wrk(url, body, secret, 2, unique)
+    run_wrk(url, body, secret, 2, unique)
     runs = []
     for _ in range(REPEATS):
-        before = _cpu_s(pid)
-        run = _wrk(url, body, secret, seconds, unique)
-        run.cpu_us_per_request = round((_cpu_s(pid) - before) / max(run.requests, 1) * 1e6, 1)
+        before = cpu_seconds(pid)
+        run = run_wrk(url, body, secret, seconds, unique)
+        run.cpu_us_per_request = round((cpu_seconds(pid) - before) / max(run.requests, 1) * 1e6, 1)
         runs.append(run)
     return max(runs, key=lambda load: load.requests_per_s)
 
 
-def _cpu_s(pid: int) -> float:
-    """User and system CPU seconds of a process, all its threads (0 without a pid)."""
-    if not pid:
-        return 0.0
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _wrk(url: str, body: Path, secret: str, seconds: float, unique: bool) -> Load:
+def run_wrk(url: str, body: Path, secret: str, seconds: float, unique: bool) -> Load:
     env = {
         **os.environ,
         "BENCH_BODY": str(body),

@@ -33,6 +33,9 @@ class Started:
     url: str
     start_to_first_2xx_s: float
     idle_rss_mib: float
+    # The CPU time (user and system, all threads) it took to get there: steadier than the wall
+    # time on a shared machine, where the server's core is not its own.
+    start_cpu_s: float
     log: Path
 
 
@@ -78,8 +81,10 @@ def started(command: list[str], env: dict[str, str], url: str) -> Iterator[Start
             )  # fmt: skip
             try:
                 first = _first_2xx(process, log, url) - began
+                cpu = cpu_seconds(process.pid)
                 time.sleep(1)  # settled: the idle memory is the memory it keeps
-                yield Started(process.pid, url, round(first, 3), _rss_mib(process.pid), log)
+                rss = _rss_mib(process.pid)
+                yield Started(process.pid, url, round(first, 3), rss, log, round(cpu, 3))
             finally:
                 process.kill()
                 process.wait()
@@ -100,6 +105,14 @@ def _first_2xx(process: subprocess.Popen[bytes], log: Path, url: str) -> float:
             pass
         time.sleep(0.005)
     raise SystemExit(f"{process.args!r} never answered 2xx")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of a process, all its threads (0 without a pid)."""
+    if not pid:
+        return 0.0
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _rss_mib(pid: int) -> float:
