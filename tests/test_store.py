@@ -13,6 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
 from bot.config import load_settings
@@ -423,6 +424,32 @@ async def test_only_a_write_says_the_store_is_back(tmp_path: Path) -> None:
         assert store.health.ok
     finally:
         holder.close()
+        await store.close()
+
+
+async def test_postgres_plans_each_statement_for_the_tables_as_they_are(
+    postgres: PostgresServer,
+) -> None:
+    """A generic plan made on an empty queue scanned every job for each batch of mentions
+    until autovacuum's next ANALYZE; both pools plan each statement afresh, inside the
+    transaction only (SET LOCAL), so a pooler's next client inherits nothing."""
+    from bot.store.queries import one
+
+    def setting() -> Any:
+        (mode,) = yield one("SELECT current_setting('plan_cache_mode')")
+        return mode
+
+    settings = load_settings({"DATABASE_URL": postgres.new_database()}, env_file=None, required=())
+    store = await open_store(store_options(settings))
+    try:
+        assert await store._run(setting()) == "force_custom_plan"
+        assert await store._browse(setting()) == "force_custom_plan"
+        connection = await asyncpg.connect(settings.database_url.get_secret_value())
+        try:
+            assert await connection.fetchval("SHOW plan_cache_mode") == "auto"
+        finally:
+            await connection.close()
+    finally:
         await store.close()
 
 
