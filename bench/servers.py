@@ -84,7 +84,7 @@ def started(command: list[str], env: dict[str, str], url: str) -> Iterator[Start
                 cpu = cpu_seconds(process.pid)
                 time.sleep(1)  # settled: the idle memory is the memory it keeps
                 rss = _rss_mib(process.pid)
-                yield Started(process.pid, url, round(first, 3), rss, log, round(cpu, 3))
+                yield Started(process.pid, url, round(first, 3), rss, round(cpu, 3), log)
             finally:
                 process.kill()
                 process.wait()

@@ -76,8 +76,6 @@ REPO_PLACEHOLDER = "your-org/your-model"
 
 
 # check and preview are imported when run: `serve` has no use for them, and starts faster.
-
-
 def run_check(settings: Settings, args: argparse.Namespace) -> int:
     from bot.cli.check import run_checks
 
