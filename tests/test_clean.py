@@ -13,7 +13,8 @@ from markdown_it import MarkdownIt
 from pydantic import SecretStr
 
 from bot.answer.clean import AT_SIGNS, ZERO_WIDTH_SPACE, CleanRules, clean, shorten
-from bot.answer.prompts import SAMPLE_CONTEXT, Prompts
+from bot.answer.prompt_context import SAMPLE_CONTEXT
+from bot.answer.prompts import Prompts
 from bot.redact import REDACTED, Redactor
 from tests.botprocess import ROOT
 from tests.fakes import TOKEN

@@ -16,7 +16,8 @@ import pytest
 from bot.answer.changes import pull_request_of
 from bot.answer.context import RepoFacts
 from bot.answer.fence import FENCES, material
-from bot.answer.prompts import TEMPLATES, PromptContext, Prompts
+from bot.answer.prompt_context import PromptContext
+from bot.answer.prompts import TEMPLATES, Prompts
 from bot.answer.thread import ThreadComment
 from bot.errors import PromptError
 from bot.inference import GenerationParameters, model_for

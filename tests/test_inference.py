@@ -7,7 +7,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from bot.answer.prompts import SAMPLE_CONTEXT, Prompts
+from bot.answer.prompt_context import SAMPLE_CONTEXT
+from bot.answer.prompts import Prompts
 from bot.errors import TransientError, UpstreamError
 from bot.inference import GenerationParameters, Model, model_for
 from bot.inference.reasoning import REASONING_ROOM, ReasonedOnly, without_reasoning

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from bot.answer.progress import TEMPLATE as PROGRESS_TEMPLATE
-from bot.answer.prompts import SAMPLE_CONTEXT, TEMPLATES, PromptContext, Prompts, strip_echo
+from bot.answer.prompt_context import SAMPLE_CONTEXT, PromptContext
+from bot.answer.prompts import TEMPLATES, Prompts, strip_echo
 from bot.answer.thread import ThreadComment
 from bot.errors import PromptError
 from tests.conftest import ROOT

@@ -7,7 +7,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from bot.answer.context import RepoFacts
-from bot.answer.prompts import PromptContext, Prompts
+from bot.answer.prompt_context import PromptContext
+from bot.answer.prompts import Prompts
 from bot.sources.found import Found, Where
 from bot.sources.lookups import CAPS, SHEET_CHARS
 from tests.conftest import ROOT

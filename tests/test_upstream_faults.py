@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.answer.prompts import SAMPLE_CONTEXT, Prompts
+from bot.answer.prompt_context import SAMPLE_CONTEXT
+from bot.answer.prompts import Prompts
 from bot.errors import ModelNotServed, TransientError, UpstreamError
 from bot.inference import GenerationParameters, model_for
 from bot.inference.routing import Route

@@ -16,7 +16,12 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateError, meta
 
-from bot.answer.prompts import SAMPLE_CONTEXT, SAMPLE_PR_CONTEXT, SYSTEM_VARIABLES, PromptContext
+from bot.answer.prompt_context import (
+    SAMPLE_CONTEXT,
+    SAMPLE_PR_CONTEXT,
+    SYSTEM_VARIABLES,
+    PromptContext,
+)
 from bot.errors import PromptError
 
 FOLDER = "commands"

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 from bot.answer.changes import shown_files
 from bot.answer.clean import CleanRules, clean
 from bot.answer.gather import Gathered
-from bot.answer.prompts import PromptContext, Prompts, PromptSet
+from bot.answer.prompt_context import PromptContext
+from bot.answer.prompts import Prompts, PromptSet
 from bot.answer.thread import earlier_comments, trigger_author
 from bot.errors import ModelNotServed
 from bot.events import Identity, Mention

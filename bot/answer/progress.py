@@ -18,7 +18,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, Template, TemplateError, meta
 
 from bot.answer.post import ReplyPoster
-from bot.answer.prompts import SAMPLE_CONTEXT, SAMPLE_PR_CONTEXT, PromptContext
+from bot.answer.prompt_context import SAMPLE_CONTEXT, SAMPLE_PR_CONTEXT, PromptContext
 from bot.answer.thread import ThreadComment, find_marked
 from bot.errors import NotFound, PromptError
 from bot.events import Identity

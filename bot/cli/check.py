@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-from bot.answer.prompts import SAMPLE_CONTEXT
+from bot.answer.prompt_context import SAMPLE_CONTEXT
 from bot.automations.rule import RunJob
 from bot.automations.rules import AutomationsError, load_rules
 from bot.automations.templates import AutomationTemplates

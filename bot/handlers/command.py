@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from bot.answer.command_prompts import BUILT_IN, CommandTemplates
 from bot.answer.compose import Adjust, Composer, Draft
 from bot.answer.gather import Gathered
-from bot.answer.prompts import PromptContext
+from bot.answer.prompt_context import PromptContext
 from bot.answer.repo_settings import FILE_NAME, InForce
 from bot.answer.thread import ThreadComment, earlier_comments
 from bot.decide import visible_prose

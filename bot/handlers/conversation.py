@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from bot.answer.compose import Adjust, Composer, Draft
 from bot.answer.gather import Gathered
-from bot.answer.prompts import PromptContext
+from bot.answer.prompt_context import PromptContext
 from bot.answer.repo_settings import FILE_NAME, Ceiling, InForce, RepoSettingsReader
 from bot.events import Identity
 from bot.handlers.command import Commands, command_word, is_paused

@@ -19,7 +19,8 @@ from typing import Any
 
 import httpx
 
-from bot.answer.prompts import PromptContext, PromptSet
+from bot.answer.prompt_context import PromptContext
+from bot.answer.prompts import PromptSet
 from bot.errors import UpstreamError
 from bot.inference.endpoint import (
     SERVICE,

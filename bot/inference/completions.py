@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.answer.prompts import PromptContext, PromptSet, strip_echo
+from bot.answer.prompt_context import PromptContext
+from bot.answer.prompts import PromptSet, strip_echo
 from bot.errors import UpstreamError
 from bot.inference.endpoint import (
     SERVICE,

@@ -27,7 +27,8 @@ from typing import Any, Protocol
 
 import httpx
 
-from bot.answer.prompts import PromptContext, PromptSet
+from bot.answer.prompt_context import PromptContext
+from bot.answer.prompts import PromptSet
 from bot.errors import ModelNotServed, TooLarge, TransientError, UpstreamError
 from bot.inference.reasoning import REASONING_ROOM, ReasonedOnly
 from bot.inference.routing import Route
