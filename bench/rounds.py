@@ -20,19 +20,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import load
 from bench.servers import (
-    FIXTURE_COMMENT,
     IGNORED,
     LOAD_CORE,
-    MENTION,
     ROOT,
     SECRET,
-    TOKEN,
     bare_limit,
     bot_env,
+    fakes,
+    mention_body,
+    postgres,
     started,
 )
-from tests.fakes import FakeHub, FakeModel, free_port, serve_in_thread
-from tests.postgres import PostgresServer
+from tests.fakes import free_port
 
 
 def main() -> None:
@@ -44,26 +43,16 @@ def main() -> None:
     os.sched_setaffinity(0, {LOAD_CORE})
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        mention = folder / "mention.json"
-        mention.write_text(MENTION.read_text().replace(FIXTURE_COMMENT, "COMMENT_ID"))
-        hub, model = FakeHub(token=TOKEN), FakeModel()
-        urls = (
-            stack.enter_context(serve_in_thread(hub.app)),
-            stack.enter_context(serve_in_thread(model.app)),
-        )
-        model.latency = 600  # as in run.py: jobs wait on the model rather than use the core
-        extra = {}
-        if args.postgres:
-            server = PostgresServer()
-            stack.callback(server.remove)
-            server.start(durable=True)
-            extra["DATABASE_URL"] = server.new_database()
-        limit_url = f"http://127.0.0.1:{free_port()}/webhook"
+        mention = mention_body(folder)
+        _, _, urls = fakes(stack)
+        extra = {"DATABASE_URL": postgres(stack)} if args.postgres else {}
+        limit_port, bot_port = free_port(), free_port()
+        limit_url = f"http://127.0.0.1:{limit_port}/webhook"
         env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(ROOT)}
-        stack.enter_context(started(bare_limit(_port(limit_url)), env, limit_url))
-        bot_url = f"http://127.0.0.1:{free_port()}/webhook"
-        bot_env_ = bot_env(*urls, folder, _port(bot_url), **extra)
-        stack.enter_context(started([sys.executable, "-m", "bot"], bot_env_, bot_url))
+        stack.enter_context(started(bare_limit(limit_port), env, limit_url))
+        bot_url = f"http://127.0.0.1:{bot_port}/webhook"
+        bot = [sys.executable, "-m", "bot"]
+        stack.enter_context(started(bot, bot_env(*urls, folder, bot_port, **extra), bot_url))
         rates, p99s = _rounds(limit_url, bot_url, mention, args.rounds, args.seconds)
     print(
         f"median over {args.rounds} rounds: new mention {statistics.median(rates):.2f} x the"
@@ -89,10 +78,6 @@ def _rounds(
             flush=True,
         )
     return rates, p99s
-
-
-def _port(url: str) -> int:
-    return int(url.rsplit(":", 1)[1].split("/", 1)[0])
 
 
 if __name__ == "__main__":

@@ -20,20 +20,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import load, overhead
 from bench.report import Row, report
 from bench.servers import (
-    FIXTURE_COMMENT,
     HERE,
     IGNORED,
     LOAD_CORE,
-    MENTION,
     ROOT,
     SECRET,
-    TOKEN,
     bare_limit,
     bot_env,
+    fakes,
+    mention_body,
+    postgres,
     started,
 )
-from tests.fakes import FakeHub, FakeModel, free_port, serve_in_thread
-from tests.postgres import PostgresServer, binaries
+from tests.fakes import free_port
 
 HF_VENV = HERE / ".venv-hf"
 
@@ -53,32 +52,15 @@ def main() -> None:
     os.sched_setaffinity(0, {LOAD_CORE})
     with ExitStack() as stack:
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-        mention = folder / "mention.json"
-        mention.write_text(MENTION.read_text().replace(FIXTURE_COMMENT, "COMMENT_ID"))
-        hub, model = FakeHub(token=TOKEN), FakeModel()
-        urls = (
-            stack.enter_context(serve_in_thread(hub.app)),
-            stack.enter_context(serve_in_thread(model.app)),
-        )
-        database = _postgres(stack)
-        model.latency = 600  # under load, jobs wait on the model rather than use the core
+        mention = mention_body(folder)
+        hub, model, urls = fakes(stack)
+        database = postgres(stack)
         rows = _webhook_rows(urls, folder, mention, database, args.seconds)
         if args.with_webhooks_server:
             rows += _webhooks_server_rows(mention, args.seconds)
         own = overhead.measure(hub, model, urls, args.replies)
         own_pg = overhead.measure(hub, model, urls, args.replies, DATABASE_URL=database)
     report(rows, {"SQLite": own, "PostgreSQL": own_pg} if database else {"SQLite": own})
-
-
-def _postgres(stack: ExitStack) -> str:
-    """A PostgreSQL server of our own, with its default durability, or "" when not installed."""
-    if binaries() is None:
-        print("PostgreSQL is not installed: its rows are left out", file=sys.stderr)
-        return ""
-    server = PostgresServer()
-    stack.callback(server.remove)
-    server.start(durable=True)
-    return server.new_database()
 
 
 def _webhook_rows(

@@ -1,5 +1,6 @@
 """Starting the servers under test: pinned to the server core, timed to their first 2xx, their
-idle memory read from /proc, killed afterwards."""
+idle memory read from /proc, killed afterwards; and what they stand on, for run.py and
+rounds.py alike: the fakes of the Hub and the model, the mention's body, PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+from tests.fakes import FakeHub, FakeModel, serve_in_thread
+from tests.postgres import PostgresServer, binaries
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -25,6 +29,38 @@ PAYLOADS = ROOT / "tests" / "fixtures" / "payloads"
 IGNORED = PAYLOADS / "comment_create_no_mention.json"
 MENTION = PAYLOADS / "comment_create_mention.json"
 FIXTURE_COMMENT = "6398872887bfcfb93a306f18"  # its comment id, made unique per request
+
+
+SLOW_MODEL_MS = 600  # under load, the jobs it makes wait on the model rather than use the core
+
+
+def fakes(stack: ExitStack) -> tuple[FakeHub, FakeModel, tuple[str, str]]:
+    """The fake Hub and model, served until `stack` closes, the model answering slowly."""
+    hub, model = FakeHub(token=TOKEN), FakeModel()
+    urls = (
+        stack.enter_context(serve_in_thread(hub.app)),
+        stack.enter_context(serve_in_thread(model.app)),
+    )
+    model.latency = SLOW_MODEL_MS
+    return hub, model, urls
+
+
+def mention_body(folder: Path) -> Path:
+    """The mention fixture with a placeholder post.lua makes unique per request."""
+    mention = folder / "mention.json"
+    mention.write_text(MENTION.read_text().replace(FIXTURE_COMMENT, "COMMENT_ID"))
+    return mention
+
+
+def postgres(stack: ExitStack) -> str:
+    """A PostgreSQL server of our own, with its default durability, or "" when not installed."""
+    if binaries() is None:
+        print("PostgreSQL is not installed: its rows are left out", file=sys.stderr)
+        return ""
+    server = PostgresServer()
+    stack.callback(server.remove)
+    server.start(durable=True)
+    return server.new_database()
 
 
 @dataclass
