@@ -40,7 +40,8 @@ from bot.store.records import REPLAYABLE
 
 T = TypeVar("T")
 RETRY_PREFIX = "retry-"  # delivery log rows that record an operator's retry
-RETRIED_FROM_FORCED = (JobStatus.FAILED, JobStatus.DEAD, JobStatus.QUEUED, JobStatus.DONE)
+# What --force queues again: anything not running now (Store.force's rule).
+RETRIED_FROM_FORCED = tuple(status for status in JobStatus if status is not JobStatus.RUNNING)
 
 
 def add_job_commands(commands: Any) -> None:
@@ -49,7 +50,7 @@ def add_job_commands(commands: Any) -> None:
     listing = actions.add_parser("list", help="recent jobs, newest first")
     listing.add_argument(
         "--status",
-        choices=("queued", "running", "failed", "done", "dead"),
+        choices=[status.value for status in JobStatus],
         help="only the jobs in this state",
     )
     listing.add_argument("--limit", type=int, default=20, help="how many (default 20)")
@@ -106,7 +107,7 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
     if job is None:
         raise BotError(f"no job {args.key!r}: give a job number or a comment id (see: jobs list)")
     shown = [_line(job), f"       created {_when(job.created_at)}  reply {job.reply_id or '-'}"]
-    if job.status == "failed":
+    if job.status == JobStatus.FAILED:
         shown.append(f"       next attempt {_when(job.not_before)}")
     shown.append(f"       on the Hub: {job.web_url(settings.hf_endpoint) or '(a private repo)'}")
     if job.sources:
@@ -120,7 +121,9 @@ def show_job(settings: Settings, args: argparse.Namespace) -> int:
         shown.append(f"       delivery {one_line(what)}")
     if job.reply_text:
         # A dead job's posted text is the failure notice it left in the discussion.
-        shown.append("       failure notice posted:" if job.status == "dead" else "       posted:")
+        shown.append(
+            "       failure notice posted:" if job.status == JobStatus.DEAD else "       posted:"
+        )
         # Split on line feeds only: other separators are shown escaped, not obeyed.
         shown += [f"         {line}" for line in job.reply_text.split("\n")]
     printer(settings).say("\n".join(shown))
@@ -155,9 +158,8 @@ def retry_job(settings: Settings, args: argparse.Namespace) -> int:
     job = asyncio.run(_with_store(settings, retry))
     if job is None:
         raise BotError(f"no job {key!r}: give a job number or a comment id (see: jobs list)")
-    can = ("failed", "dead", "queued", "done") if args.force else ("failed", "dead")
-    if job.status not in can:
-        hint = "it is running now" if job.status == "running" else f"it is {job.status}"
+    if job.status not in (RETRIED_FROM_FORCED if args.force else REPLAYABLE):
+        hint = "it is running now" if job.status == JobStatus.RUNNING else f"it is {job.status}"
         if not args.force:
             hint += "; --force posts a fresh answer anyway"
         raise BotError(f"nothing to retry for job {job.id} (comment {job.comment_id}): {hint}")
@@ -213,7 +215,7 @@ async def _automate(settings: Settings, prompts: Prompts, body: bytes) -> int:
             await services.handlers[job.kind](job)
             record = await services.store.get(run.key)
             status = record.status if record else "unknown"
-            failed += status != "done"
+            failed += status != JobStatus.DONE
             say(f"{run.rule}: {status}: {one_line(record.reason or '') if record else ''}")
     return 1 if failed else 0
 
@@ -231,7 +233,7 @@ async def _answer(settings: Settings, prompts: Prompts, payload: Any) -> int:
             say(f"ignored: {decision.reason}")
             return 0
         outcome, job_id = await services.store.enqueue(Enqueue(decision))
-        if outcome == "duplicate":
+        if outcome is EnqueueOutcome.DUPLICATE:
             say(f"duplicate: comment {decision.comment_id} is already answered or queued")
             return 0
         job = await services.store.claim(settings.lease_seconds, job_id=job_id)
@@ -239,7 +241,7 @@ async def _answer(settings: Settings, prompts: Prompts, payload: Any) -> int:
             raise BotError(f"job {job_id} waits behind an earlier mention in its discussion")
         await services.handlers[job.kind](job)
         record = await services.store.get(decision.comment_id)
-    if record is not None and record.status == "done":
+    if record is not None and record.status == JobStatus.DONE:
         say(f"replied: comment {record.reply_id} ({time.strftime('%H:%M:%S')})")
         return 0
     reason = record.reason if record else "unknown"

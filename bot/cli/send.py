@@ -26,7 +26,8 @@ from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub.client import Whoami
 from bot.services import hub_client, hub_http_client, store_options
-from bot.store import JobSummary, open_store
+from bot.store import JobStatus, JobSummary, open_store
+from bot.store.records import FINISHED
 from bot.upstream import RetryPolicy
 
 WAIT_FOR_REPLY = 60.0  # seconds --wait follows a job
@@ -174,12 +175,12 @@ async def _follow(settings: Settings, job_id: str) -> int:
         job: JobSummary | None = None
         while time.monotonic() < deadline:
             job = await store.job(job_id)
-            if job and job.status in ("done", "dead"):
+            if job and job.status in FINISHED:
                 break
             await asyncio.sleep(0.2)
     finally:
         await store.close()
-    if job is None or job.status not in ("done", "dead"):
+    if job is None or job.status not in FINISHED:
         raise BotError(
             f"job {job_id} has not ended within {WAIT_FOR_REPLY:.0f} s: see jobs show {job_id}"
         )
@@ -187,4 +188,4 @@ async def _follow(settings: Settings, job_id: str) -> int:
     say(f"{job.status}: {one_line(job.reason or '')}")
     if job.reply_text:
         say(job.reply_text)
-    return 0 if job.status == "done" else 1
+    return 0 if job.status == JobStatus.DONE else 1
