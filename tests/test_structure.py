@@ -1,0 +1,82 @@
+"""The shape issue 17 set for the package, kept: settings read by the assemblies alone, no
+import circles, no module past 300 lines. Read from the source (ast), nothing is imported."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent.parent / "bot"
+MAX_LINES = 300
+# Who may read Settings: the settings themselves, the assembly, the command line, and the web
+# app and server, which assemble the receiver, the worker and uvicorn from it.
+SETTINGS_READERS = ("bot.config", "bot.services", "bot.cli", "bot.web.app", "bot.web.server")
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        found[name] = path
+    return found
+
+
+def imported(own: str, tree: ast.Module, known: dict[str, Path]) -> set[str]:
+    """The bot's modules a module imports when it is imported: at its top level, outside
+    `if TYPE_CHECKING:` (imports inside functions run later, when called)."""
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return {name for name in names if name in known and name != own}  # its own submodules
+
+
+def reads_settings(tree: ast.Module) -> bool:
+    return any(
+        isinstance(node, ast.ImportFrom)
+        and node.module in ("bot.config", "bot.config.settings")
+        and any(alias.name == "Settings" for alias in node.names)
+        for node in ast.walk(tree)
+    )
+
+
+def test_only_the_assemblies_read_the_settings() -> None:
+    readers = [
+        name
+        for name, path in modules().items()
+        if reads_settings(ast.parse(path.read_text()))
+        and not any(name == r or name.startswith(f"{r}.") for r in SETTINGS_READERS)
+    ]
+    assert readers == [], "these take Settings; give them a small options object instead"
+
+
+def test_no_module_imports_itself_in_a_circle() -> None:
+    known = modules()
+    edges = {
+        name: imported(name, ast.parse(path.read_text()), known) for name, path in known.items()
+    }
+    circles = []
+    for start in known:
+        stack, seen = [(start, [start])], set()
+        while stack:
+            name, trail = stack.pop()
+            for nxt in edges[name]:
+                if nxt == start:
+                    circles.append(" -> ".join([*trail, start]))
+                elif nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, [*trail, nxt]))
+    assert circles == []
+
+
+def test_no_module_is_past_300_lines() -> None:
+    long = {
+        name: lines
+        for name, path in modules().items()
+        if (lines := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert long == {}, "split them where they hold two things (docs/layout.md lists each file)"
