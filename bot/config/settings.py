@@ -8,13 +8,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BeforeValidator, Field, SecretStr
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr
 
 from bot.errors import BotError
 
@@ -74,8 +68,8 @@ def _folded(kind: str) -> BeforeValidator:
 Url = Annotated[str, AfterValidator(_http_url)]
 Token = Annotated[SecretStr, AfterValidator(_printable)]
 PostgresUrl = Annotated[SecretStr, AfterValidator(_postgres_url)]
-Words = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_words)]
-PromptRoutes = Annotated[tuple[tuple[str, str], ...], NoDecode, BeforeValidator(_prompt_routes)]
+Words = Annotated[tuple[str, ...], BeforeValidator(_words)]
+PromptRoutes = Annotated[tuple[tuple[str, str], ...], BeforeValidator(_prompt_routes)]
 _PRINTABLE_ASCII = "printable ASCII without spaces (copy it again without quotes or line breaks)"
 _URL = "an http(s) URL"
 _FLAG = "true or false"
@@ -87,10 +81,13 @@ def setting(default: Any, expected: str, **constraints: Any) -> Any:
     return Field(default, description=expected, **constraints)
 
 
-class Settings(BaseSettings):
-    """Everything the bot reads from its environment, in the order of `.env.example`."""
+class Settings(BaseModel):
+    """Everything the bot reads from its environment, in the order of `.env.example`.
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True, env_ignore_empty=True)
+    A plain model: `load_settings` gathers the environment over `.env` itself (so tests can
+    hand in an environment of their own) and passes the values in."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, validate_default=True)
 
     hf_token: Token | None = setting(None, _PRINTABLE_ASCII)
     webhook_secret: Token | None = setting(None, _PRINTABLE_ASCII)
@@ -182,19 +179,6 @@ class Settings(BaseSettings):
     )
     access_log: bool = setting(False, _FLAG)
     bot_fault: str | None = setting(None, "empty outside the test suite")
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # `load_settings` gathers the environment over `.env` itself and passes the result in,
-        # so tests can hand in an environment of their own.
-        return (init_settings,)
 
     @property
     def hub_token(self) -> SecretStr:
