@@ -4,7 +4,9 @@ the same database; the fake Hub must end with exactly one reply per mention."""
 from __future__ import annotations
 
 import contextlib
+import json
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +15,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.botprocess import BotProcess, Fakes, bot_environment, eventually, start_bot, wait_healthy
+from tests.botprocess import (
+    WEBHOOK_SECRET,
+    BotProcess,
+    Fakes,
+    bot_environment,
+    eventually,
+    start_bot,
+    wait_healthy,
+)
 from tests.conftest import load_payload, mention_in
 
 MENTION = load_payload("comment_create_mention")
@@ -259,3 +269,32 @@ def test_killed_during_a_slow_post_the_next_start_waits_for_it_and_posts_nothing
     assert len(fakes.hub.comments) == 1 and len(fakes.hub.threads[THREAD]) == 1
     assert len(fakes.model.requests) == 1  # it looked before generating again
     eventually(lambda: "found on the Hub" in second.output(), what="the outcome's log line")
+
+
+def test_a_mention_delivered_while_the_bot_starts_waits_and_is_answered(
+    tmp_path: Path, fakes: Fakes, bots: list[BotProcess]
+) -> None:
+    # A restart is when deliveries come in: the port listens before the bot asks the Hub who it
+    # is, so one sent meanwhile waits in the backlog; it is neither refused nor lost.
+    fakes.hub.hold_whoami()
+    bot = start_bot(tmp_path, bot_environment(tmp_path, fakes))
+    bots.append(bot)
+    asked = fakes.hub.wait_until(
+        lambda: any(r.path == "/api/whoami-v2" for r in fakes.hub.requests)
+    )
+    assert asked, bot.output()
+    body = json.dumps(MENTION).encode()
+    request = (
+        b"POST /webhook HTTP/1.1\r\nHost: bot\r\nConnection: close\r\n"
+        b"Content-Type: application/json\r\nX-Webhook-Secret: " + WEBHOOK_SECRET.encode() +
+        b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )  # fmt: skip
+    port = int(bot.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:  # not refused
+        sock.sendall(request)
+        fakes.hub.release_whoami()
+        answer = sock.makefile("rb").readline()
+
+    assert answer.startswith(b"HTTP/1.1 202"), answer
+    eventually(lambda: bot.job_status(COMMENT_ID) == "done", what="the job to finish")
+    assert len(fakes.hub.comments) == 1

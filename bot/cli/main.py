@@ -56,8 +56,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
+    sock = listen(settings.host, settings.port)  # deliveries wait in its backlog from now on
     prompts = load_prompts(settings)
-    sock = listen(settings.host, settings.port)
     found = asyncio.run(discover(settings))
     show_banner(banner(settings, found), settings.log_format, printer(settings).say)
     app = create_app(settings, found.bot, prompts, route=found.route)

@@ -33,6 +33,7 @@ from bot.logs import Throttle
 log = logging.getLogger("bot.server")
 SPARE_FILES = 64  # descriptors kept for the store, upstream calls and logs when the cap is hit
 RESOURCE_LOG_INTERVAL = 60.0
+BACKLOG = 2048  # connections the kernel holds until they are accepted (uvicorn's default)
 
 
 def deadline_protocol(header_timeout: float, body_timeout: float) -> type[HttpToolsProtocol]:
@@ -167,12 +168,15 @@ class Server(uvicorn.Server):
 
 def listen(host: str, port: int) -> socket.socket:
     """The listening socket, bound before anything else is said: a port already taken is one
-    line naming PORT, not a banner followed by uvicorn's exit."""
+    line naming PORT, not a banner followed by uvicorn's exit. It listens at once: a delivery
+    that arrives while the bot is still starting waits in the backlog and is answered as soon
+    as the app is up, instead of being refused."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
+        sock.listen(BACKLOG)
     except OSError as exc:
         sock.close()
         raise BotError(
@@ -199,6 +203,7 @@ def serve(app: Any, settings: Settings, sock: socket.socket) -> None:
         access_log=settings.access_log,
         server_header=False,
         limit_concurrency=connection_cap(settings, open_files),
+        backlog=BACKLOG,
         timeout_graceful_shutdown=int(settings.shutdown_grace) + 5,
     )
     server = Server(config)

@@ -14,6 +14,7 @@ Every answer carries the `RateLimit` headers the real Hub sends on every answer,
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import defaultdict
 from typing import Any
 
@@ -51,6 +52,8 @@ class FakeHub(RepoRoutes, WebhookRoutes, JobRoutes):
         self.states: dict[str, dict[str, Any]] = {}  # discussion path -> {status, locked}
         self.deleted: set[str] = set()  # discussion paths that answer 404
         self.late_commit: float | None = None  # the next comment lands this many seconds late
+        self.whoami_open = threading.Event()  # cleared: whoami waits (`hold_whoami`)
+        self.whoami_open.set()
         self.app = Starlette(
             routes=hub_routes(self),
             middleware=[Middleware(OpenAPICheck, hub=self), Middleware(RateLimitHeaders)],
@@ -108,6 +111,13 @@ class FakeHub(RepoRoutes, WebhookRoutes, JobRoutes):
         as the Hub does when it commits slowly: what the bot sees is a POST that timed out."""
         self.late_commit = after
 
+    def hold_whoami(self) -> None:
+        """whoami takes no answer until `release_whoami`: a bot that is starting stays there."""
+        self.whoami_open.clear()
+
+    def release_whoami(self) -> None:
+        self.whoami_open.set()
+
     def _error(self, status: int, message: str) -> Response:
         """An error as the Hub answers one: `{"error"}`, with the request's id."""
         return JSONResponse({"error": message}, status, {"X-Request-Id": next(self.ids)})
@@ -146,6 +156,8 @@ class FakeHub(RepoRoutes, WebhookRoutes, JobRoutes):
 
     async def whoami(self, request: Request) -> Response:
         await self.record(request)
+        if not self.whoami_open.is_set():
+            await asyncio.to_thread(self.whoami_open.wait, 60)
         if not self.authorised(request):
             return JSONResponse(UNAUTHORISED, 401)
         if scripted := self.scripted(request, "whoami"):
