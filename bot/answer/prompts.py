@@ -15,11 +15,15 @@ refused at startup like an unknown variable.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, MutableMapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fnmatch import fnmatchcase
 from pathlib import Path
+from typing import Any
 
 from jinja2 import (
+    BaseLoader,
     ChoiceLoader,
     Environment,
     FileSystemLoader,
@@ -28,6 +32,7 @@ from jinja2 import (
     TemplateError,
     TemplateNotFound,
     meta,
+    nodes,
 )
 
 from bot.answer.fence import material as material  # also for bot.sources.tools
@@ -118,39 +123,48 @@ class Prompts:
         loaders = [FileSystemLoader(directory)]
         if directory != default:
             loaders.append(FileSystemLoader(default))
+        checked = _CheckedLoader(ChoiceLoader(loaders))
         env = Environment(
-            loader=ChoiceLoader(loaders),
+            loader=checked,
             undefined=StrictUndefined,
             autoescape=False,  # noqa: S701 - plain text for a model, not HTML
         )
         env.filters["material"] = material_filter
-        return PromptSet(name, {t: _checked(env, t, directory) for t in TEMPLATES})
+        # All compiled first, then each tried on the samples: an include finds its template
+        # compiled already, instead of compiling it again on the first render.
+        files = {t: _compiled(env, t, directory, checked.compiled) for t in TEMPLATES}
+        for template, where in files.items():
+            with _named(where):
+                for sample in (SAMPLE_CONTEXT, SAMPLE_PR_CONTEXT):
+                    checked.compiled[template].render(sample.variables())
+        return PromptSet(name, dict(checked.compiled))
 
 
-def _checked(env: Environment, name: str, directory: Path) -> Template:
-    where = directory / name
+class _CheckedLoader(BaseLoader):
+    """A prompt set's loader: a template compiled (and checked) already is handed out as it is,
+    to `{% include %}` as to anyone."""
+
+    def __init__(self, files: BaseLoader) -> None:
+        self.files = files
+        self.compiled: dict[str, Template] = {}
+
+    def get_source(self, environment: Environment, template: str) -> tuple[str, str | None, Any]:
+        return self.files.get_source(environment, template)
+
+    def load(
+        self,
+        environment: Environment,
+        name: str,
+        globals: MutableMapping[str, Any] | None = None,
+    ) -> Template:
+        return self.compiled.get(name) or super().load(environment, name, globals)
+
+
+@contextmanager
+def _named(where: Path) -> Iterator[None]:
+    """A template's mistake as one PromptError naming its file (and line)."""
     try:
-        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-        where = Path(filename or where)
-        parsed = env.parse(source, name, filename)
-        unknown = meta.find_undeclared_variables(parsed) - PROMPT_VARIABLES
-        if unknown:
-            raise PromptError(
-                f"{where} uses {', '.join(sorted(unknown))}, which is not a prompt variable"
-                f" (known: {', '.join(sorted(PROMPT_VARIABLES))})"
-            )
-        others = _used(env, name, set()) - SYSTEM_VARIABLES if name == "chat_system.j2" else ()
-        if others:
-            raise PromptError(
-                f"{where} uses {', '.join(sorted(others))}, which other people wrote: the system"
-                " message holds only the bot's and the operator's words; use them in"
-                " chat_user.j2, fenced with `material`"
-            )
-        # Compiled from the tree already parsed: parsing again would double a part of the start.
-        code = env.compile(parsed, name, filename)
-        template = env.template_class.from_code(env, code, env.make_globals(None))
-        for sample in (SAMPLE_CONTEXT, SAMPLE_PR_CONTEXT):
-            template.render(sample.variables())
+        yield
     except PromptError:
         raise
     except TemplateNotFound:
@@ -161,20 +175,44 @@ def _checked(env: Environment, name: str, directory: Path) -> Template:
         raise PromptError(f"{where}{at}: {exc.message or type(exc).__name__}") from None
     except OSError as exc:
         raise PromptError(f"{where} cannot be read: {exc.strerror}") from None
-    return template
 
 
-def _used(env: Environment, name: str, seen: set[str]) -> set[str]:
+def _compiled(env: Environment, name: str, directory: Path, into: dict[str, Template]) -> Path:
+    """Compile and check one template of the set into `into`; the file it came from."""
+    with _named(directory / name):
+        source, filename, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    where = Path(filename or directory / name)
+    with _named(where):
+        parsed = env.parse(source, name, filename)
+        unknown = meta.find_undeclared_variables(parsed) - PROMPT_VARIABLES
+        if unknown:
+            raise PromptError(
+                f"{where} uses {', '.join(sorted(unknown))}, which is not a prompt variable"
+                f" (known: {', '.join(sorted(PROMPT_VARIABLES))})"
+            )
+        others = _used(env, parsed, {name}) - SYSTEM_VARIABLES if name == "chat_system.j2" else ()
+        if others:
+            raise PromptError(
+                f"{where} uses {', '.join(sorted(others))}, which other people wrote: the system"
+                " message holds only the bot's and the operator's words; use them in"
+                " chat_user.j2, fenced with `material`"
+            )
+        # Compiled from the tree already parsed: parsing again would double a part of the start.
+        code = env.compile(parsed, name, filename)
+        into[name] = env.template_class.from_code(env, code, env.make_globals(None))
+    return where
+
+
+def _used(env: Environment, parsed: nodes.Template, seen: set[str]) -> set[str]:
     """The variables a template uses, with those of the templates it includes."""
-    seen.add(name)
-    source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
-    parsed = env.parse(source)
     used = set(meta.find_undeclared_variables(parsed))
     for included in meta.find_referenced_templates(parsed):
         if included is None:
             used.add("(a template chosen at render time)")
         elif included not in seen:
-            used |= _used(env, included, seen)
+            seen.add(included)
+            source, _, _ = env.loader.get_source(env, included)  # type: ignore[union-attr]
+            used |= _used(env, env.parse(source), seen)
     return used
 
 
