@@ -2,9 +2,10 @@
 and where its state lives (the store is opened, migrated and tried with a write that changes
 nothing, once here).
 
-Both are asked at once, each within a short retry budget. A definite "no" stops the start with
-one line (a rejected token, a model nothing serves); "cannot tell now" (the Hub unreachable)
-only warns: the bot serves, and asks again before it needs the answer.
+All three at once: the Hub is asked twice, each within a short retry budget, while the store is
+opened. A store that cannot be written stops the start, and so does a definite "no" from the
+Hub (a rejected token, a model nothing serves), with one line; "cannot tell now" (the Hub
+unreachable) only warns: the bot serves, and asks again before it needs the answer.
 """
 
 from __future__ import annotations
@@ -38,7 +39,28 @@ class Found:
 
 
 async def discover(settings: Settings) -> Found:
-    # A store that cannot be opened, or written, stops the start: every delivery would get 503.
+    """The store tried, who the bot is and how its model is reached, all at once: the store
+    is opened while the Hub's answers are on their way."""
+    async with hub_http_client(settings) as hub_http:
+        budget = min(settings.retry_budget, STARTUP_RETRY_BUDGET)
+        hub = hub_client(settings, hub_http, RetryPolicy(budget=budget))
+        state, bot, route = await asyncio.gather(
+            try_store(settings), identify(settings, hub), locate(settings, hub),
+            return_exceptions=True,
+        )  # fmt: skip
+    # The store's verdict first (every delivery would get 503), then the token's: it explains
+    # the rest.
+    for outcome in (state, bot, route):
+        if isinstance(outcome, BaseException):
+            raise outcome
+    assert not isinstance(state, BaseException)
+    assert not isinstance(bot, BaseException) and not isinstance(route, BaseException)
+    return Found(bot, route, state)
+
+
+async def try_store(settings: Settings) -> str:
+    """Open (and migrate) the store and try a write that changes nothing; where it lives. A
+    store that cannot be opened, or written, stops the start."""
     store = await open_store(store_options(settings))
     try:
         await store.check_writable()
@@ -46,17 +68,7 @@ async def discover(settings: Settings) -> Found:
         raise StoreUnavailable(f"{exc}: {store.write_fix}") from None
     finally:
         await store.close()
-    async with hub_http_client(settings) as hub_http:
-        budget = min(settings.retry_budget, STARTUP_RETRY_BUDGET)
-        hub = hub_client(settings, hub_http, RetryPolicy(budget=budget))
-        bot, route = await asyncio.gather(
-            identify(settings, hub), locate(settings, hub), return_exceptions=True
-        )
-    for outcome in (bot, route):  # the token's verdict first: it explains the rest
-        if isinstance(outcome, BaseException):
-            raise outcome
-    assert not isinstance(bot, BaseException) and not isinstance(route, BaseException)
-    return Found(bot, route, store.where)
+    return store.where
 
 
 async def identify(settings: Settings, hub: HubClient) -> Identity | None:
