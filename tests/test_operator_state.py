@@ -71,6 +71,24 @@ def test_a_store_that_cannot_be_written_stops_the_start_and_fails_check(
     assert "-> fix: make DATA_DIR and the database file in it writable" in state
 
 
+def test_a_store_that_cannot_be_written_is_said_at_once_while_the_hub_is_unreachable(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    # The store is tried while the Hub is asked; its verdict does not wait out the Hub's retries.
+    env = bot_environment(tmp_path, fakes)
+    assert run_bot(tmp_path, env, "jobs", "list").returncode == 0
+    database = Path(env["DATA_DIR"]) / "bot.sqlite3"
+    env["HF_ENDPOINT"] = "http://127.0.0.1:9"  # nothing listens there
+
+    with read_only(database):
+        started = run_bot(tmp_path, env)
+
+    assert started.returncode == 1
+    *before, line = started.stderr.strip().splitlines()
+    assert not any("cannot identify the bot" in said for said in before), started.stderr
+    assert line.startswith(f"error: SQLite at {database} cannot be written (")
+
+
 def hold(url: str, *statements: str) -> subprocess.Popen[str]:
     """Another connection that runs `statements` and holds what they took until stdin closes."""
     script = (

@@ -11,6 +11,7 @@ unreachable) only warns: the bot serves, and asks again before it needs the answ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Callable
@@ -44,16 +45,20 @@ async def discover(settings: Settings) -> Found:
     async with hub_http_client(settings) as hub_http:
         budget = min(settings.retry_budget, STARTUP_RETRY_BUDGET)
         hub = hub_client(settings, hub_http, RetryPolicy(budget=budget))
-        state, bot, route = await asyncio.gather(
-            try_store(settings), identify(settings, hub), locate(settings, hub),
-            return_exceptions=True,
-        )  # fmt: skip
-    # The store's verdict first (every delivery would get 503), then the token's: it explains
-    # the rest.
-    for outcome in (state, bot, route):
+        asked = asyncio.gather(
+            identify(settings, hub), locate(settings, hub), return_exceptions=True
+        )
+        try:
+            state = await try_store(settings)  # its verdict first: every delivery would get 503
+        except BaseException:
+            asked.cancel()  # no need to wait out the Hub's retries to say so
+            with contextlib.suppress(asyncio.CancelledError):
+                await asked
+            raise
+        bot, route = await asked
+    for outcome in (bot, route):  # the token's verdict first: it explains the rest
         if isinstance(outcome, BaseException):
             raise outcome
-    assert not isinstance(state, BaseException)
     assert not isinstance(bot, BaseException) and not isinstance(route, BaseException)
     return Found(bot, route, state)
 
