@@ -12,7 +12,7 @@ import pytest
 from bot.config import Secret, Settings
 from bot.events import Identity
 from bot.inference.routing import Route
-from bot.services import load_prompts
+from bot.services.parts import load_prompts
 from bot.upstream import RetryPolicy
 from bot.web.app import create_app
 from tests.botprocess import NO_VIEWER, ROOT, WEBHOOK_SECRET, BotProcess, Fakes

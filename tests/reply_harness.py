@@ -21,7 +21,9 @@ from bot.hub.client import HubClient, Whoami
 from bot.inference.routing import Route
 from bot.metrics import Metrics
 from bot.redact import Redactor
-from bot.services import composer, gatherer, hub_http_client, load_prompts, models, store_options
+from bot.services.clients import hub_http_client
+from bot.services.options import store_options
+from bot.services.parts import composer, gatherer, load_prompts, models
 from bot.store import Enqueue, JobRecord, Store, open_store
 from bot.upstream import CallLimits, RetryPolicy
 from tests.conftest import BOT, RecordedSleep, load_payload

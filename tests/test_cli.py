@@ -16,7 +16,7 @@ import pytest
 
 from bot.config import load_settings
 from bot.events import DiscussionRef, Mention
-from bot.services import store_options
+from bot.services.options import store_options
 from bot.store import Enqueue, Store, open_store
 from tests.botprocess import Fakes, bot_environment
 from tests.conftest import PAYLOADS, WEBHOOK_SECRET, load_payload

@@ -15,7 +15,7 @@ from bot.answer.prompts import material
 from bot.config import Settings
 from bot.events import DiscussionRef
 from bot.hub.client import HubClient
-from bot.services import hub_http_client
+from bot.services.clients import hub_http_client
 from bot.upstream import RetryPolicy
 from tests.fakes import FakeHub, Scripted
 

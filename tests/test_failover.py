@@ -10,7 +10,7 @@ import pytest
 from bot.answer.prompt_context import SAMPLE_CONTEXT
 from bot.answer.prompts import Prompts
 from bot.errors import ModelNotServed, TransientError, UpstreamError
-from bot.inference import GenerationParameters, Model, model_for
+from bot.inference.models import GenerationParameters, Model, model_for
 from bot.inference.routing import Route
 from bot.upstream import RetryPolicy
 from tests.botprocess import ROOT

@@ -20,8 +20,8 @@ from bot.answer.prompt_context import PromptContext
 from bot.answer.prompts import TEMPLATES, Prompts
 from bot.answer.thread import ThreadComment
 from bot.errors import PromptError
-from bot.inference import GenerationParameters, model_for
 from bot.inference.chat import ChatModel
+from bot.inference.models import GenerationParameters, model_for
 from bot.inference.routing import Route
 from bot.sources.found import Found
 from bot.upstream import RetryPolicy

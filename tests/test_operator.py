@@ -13,6 +13,7 @@ import pytest
 
 from bot.cli.main import build_parser
 from tests.botprocess import (
+    ROOT,
     BotProcess,
     Fakes,
     bot_environment,
@@ -152,6 +153,26 @@ def test_a_missing_prompts_folder_is_named_with_the_path_tried(
         f"error: PROMPTS_DIR {tmp_path / 'no-such-folder'} is not a folder: set PROMPTS_DIR to"
         " the folder of prompt templates (the repository's prompts/)"
     )
+
+
+def test_a_template_with_a_mistake_stops_the_bot_once_it_serves_with_one_line(
+    tmp_path: Path, fakes: Fakes
+) -> None:
+    # The templates are checked right after the bot starts answering deliveries (what came
+    # meanwhile waits in the store): a mistake stops it there, exit 1, its line last.
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    for template in (ROOT / "prompts").glob("*.j2"):
+        (prompts / template.name).write_text(template.read_text())
+    (prompts / "completion.j2").write_text("{{ question }}\n")
+    env = bot_environment(tmp_path, fakes, PROMPTS_DIR=str(prompts))
+
+    result = run_bot(tmp_path, env)
+
+    assert result.returncode == 1
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: {prompts / 'completion.j2'} uses question, which is not a")
+    assert "Traceback" not in result.stderr
 
 
 def test_from_another_folder_the_prompts_beside_the_code_are_found(

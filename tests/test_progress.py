@@ -20,7 +20,7 @@ from bot.errors import PromptError
 from bot.handlers.follow_up import FollowUpRules, why_not_a_follow_up
 from bot.handlers.mention import Attempts, ReplyOptions, reply_marker
 from bot.handlers.outcomes import notice_marker
-from bot.services import load_prompts
+from bot.services.parts import load_prompts
 from tests.botprocess import (
     ROOT,
     BotProcess,

@@ -23,7 +23,7 @@ from bot.inference.routing import (
     parse_mapping,
     resolve,
 )
-from bot.services import find_route, route_options
+from bot.services.options import find_route, route_options
 from bot.upstream import RetryPolicy
 from tests.fakes import TOKEN, FakeHub, FakeModel, Scripted
 

@@ -13,7 +13,7 @@ from bot.answer.context import RepoFacts, parse_facts
 from bot.config import Settings
 from bot.events import DiscussionRef, Mention
 from bot.hub.client import HubClient
-from bot.services import hub_http_client, viewer_http_client
+from bot.services.clients import hub_http_client, viewer_http_client
 from bot.sources import evaluation, weights
 from bot.sources.config import ConfigSource, summary
 from bot.sources.files import RepoFiles, safe_path

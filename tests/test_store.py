@@ -19,7 +19,7 @@ import pytest
 from bot.config import load_settings
 from bot.errors import StoreUnavailable
 from bot.events import DiscussionRef, Mention
-from bot.services import store_options
+from bot.services.options import store_options
 from bot.store import DeliveryOutcome, Enqueue, JobKind, JobStatus, Store, open_store
 from bot.store.schema import MIGRATIONS
 from tests.postgres import PostgresServer

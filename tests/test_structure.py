@@ -1,16 +1,21 @@
 """The shape issue 17 set for the package, kept: settings read by the assemblies alone, no
-import circles, no module past 300 lines. Read from the source (ast), nothing is imported."""
+import circles, no module past 300 lines. Read from the source (ast); only the last test imports
+the command line, in a process of its own."""
 
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bot"
 MAX_LINES = 300
 # Who may read Settings: the settings themselves, the assembly, the command line, and the web
 # app and server, which assemble the receiver, the worker and uvicorn from it.
-SETTINGS_READERS = ("bot.config", "bot.services", "bot.cli", "bot.web.app", "bot.web.server")
+SETTINGS_READERS = (
+    "bot.config", "bot.services", "bot.cli", "bot.web.app", "bot.web.server", "bot.web.replies"
+)  # fmt: skip
 
 
 def modules() -> dict[str, Path]:
@@ -80,3 +85,21 @@ def test_no_module_is_past_300_lines() -> None:
         if (lines := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert long == {}, "split them where they hold two things (docs/layout.md lists each file)"
+
+
+REPLY_MACHINERY = (
+    "jinja2", "bot.answer.prompts", "bot.answer.compose", "bot.handlers.", "bot.inference.models",
+    "bot.sources", "bot.services.parts", "bot.services.assembly",
+)  # fmt: skip
+
+
+def test_serving_starts_without_the_reply_machinery() -> None:
+    # `python -m bot` answers its first deliveries before it loads the prompts, the model's
+    # backends, the lookups and the handlers (bot/web/replies.py): what it imports to start
+    # must not pull them in. Run apart, so that nothing this test suite imported counts.
+    script = "import sys, bot.cli.main; print(*sys.modules)"
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
+        cwd=PACKAGE.parent,
+    ).stdout.split()  # fmt: skip
+    assert [name for name in loaded if name.startswith(REPLY_MACHINERY)] == []

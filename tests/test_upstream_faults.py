@@ -13,7 +13,7 @@ import pytest
 from bot.answer.prompt_context import SAMPLE_CONTEXT
 from bot.answer.prompts import Prompts
 from bot.errors import ModelNotServed, TransientError, UpstreamError
-from bot.inference import GenerationParameters, model_for
+from bot.inference.models import GenerationParameters, model_for
 from bot.inference.routing import Route
 from bot.upstream import CallLimits, RetryPolicy, fetch
 from bot.upstream_json import MAX_JSON_DEPTH, NotJson, json_body, parse_json

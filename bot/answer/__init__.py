@@ -6,6 +6,7 @@ what is made fit to post.
     changes.py   a pull request's changes: the diff cut per file within its budget
     thread.py    what of the discussion the model sees, and the bot's own marker
     prompts.py   the prompt templates (PROMPTS_DIR), checked at startup
+    prompt_folders.py  where each prompt set lives, checked before the bot serves
     prompt_context.py  what a template is given, and the samples it is checked with
     fence.py     the one fence for what other people wrote, wherever it reaches a prompt
     compose.py   mention + what was read -> prompt -> model -> cleaned reply

@@ -20,7 +20,7 @@ from bot.answer.prompts import Prompts, PromptSet
 from bot.answer.thread import earlier_comments, trigger_author
 from bot.errors import ModelNotServed
 from bot.events import Identity, Mention
-from bot.inference import Model, ModelRequest, Models
+from bot.inference.models import Model, ModelRequest, Models
 from bot.redact import Redactor
 from bot.sources.found import Found
 

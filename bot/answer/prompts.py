@@ -44,6 +44,7 @@ from bot.answer.prompt_context import (
     SYSTEM_VARIABLES,
     PromptContext,
 )
+from bot.answer.prompt_folders import prompt_folders
 from bot.errors import PromptError
 
 TEMPLATES = (
@@ -97,10 +98,10 @@ class Prompts:
 
     def __init__(self, directory: Path, routes: tuple[tuple[str, str], ...] = ()) -> None:
         self._routes = routes
-        self._sets = {"default": self._load_set(directory, "default", directory)}
-        for _, name in routes:
-            if name not in self._sets:
-                self._sets[name] = self._load_set(directory / name, name, directory)
+        self._sets = {
+            name: self._load_set(folder, name, directory)
+            for name, folder in prompt_folders(directory, routes).items()
+        }
 
     def for_repo(self, repo_name: str) -> PromptSet:
         for glob, name in self._routes:
@@ -110,16 +111,6 @@ class Prompts:
 
     @staticmethod
     def _load_set(directory: Path, name: str, default: Path) -> PromptSet:
-        if not directory.is_dir():
-            if directory == default:
-                raise PromptError(
-                    f"PROMPTS_DIR {directory.resolve()} is not a folder: set PROMPTS_DIR to the"
-                    " folder of prompt templates (the repository's prompts/)"
-                )
-            raise PromptError(
-                f"PROMPT_SETS names {name!r}, but {directory.resolve()} is not a folder: make it,"
-                " or change PROMPT_SETS"
-            )
         loaders = [FileSystemLoader(directory)]
         if directory != default:
             loaders.append(FileSystemLoader(default))

@@ -18,11 +18,11 @@ are named, and a value that would widen what the operator allows is named and no
 from __future__ import annotations
 
 import re
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from bot.answer.context import Kept
 from bot.errors import NotFound
 from bot.events import DiscussionRef
 from bot.hub.client import HubClient
@@ -158,11 +158,12 @@ def _checked(data: dict[Any, Any]) -> RepoSettings:
 
 
 class RepoSettingsReader:
-    """Reads `.hub-bot.yaml` at a revision of the default branch, once per revision."""
+    """Reads `.hub-bot.yaml` at a revision of the default branch, once per revision: mentions
+    in one repo that are answered at once share one read."""
 
     def __init__(self, hub: HubClient) -> None:
         self._hub = hub
-        self._cache: OrderedDict[tuple[str, str, str], RepoSettings] = OrderedDict()
+        self._kept = Kept(size=CACHED_REVISIONS)
 
     async def read(self, where: DiscussionRef, revision: str | None) -> RepoSettings:
         """The file at `revision` (a sha of the default branch; None when the Hub's facts could
@@ -171,9 +172,9 @@ class RepoSettingsReader:
         if not revision:  # the facts are unread, which the job's reason already says
             return RepoSettings()
         key = (where.repo_type, where.repo_name, revision)
-        if key in self._cache:
-            self._cache.move_to_end(key)
-            return self._cache[key]
+        return await self._kept.get(key, lambda: self._read(where, revision))
+
+    async def _read(self, where: DiscussionRef, revision: str) -> RepoSettings:
         path = (
             f"/{_PREFIX.get(where.repo_type, '')}{quote(where.repo_name, safe='/')}"
             f"/resolve/{quote(revision, safe='')}/{FILE_NAME}"
@@ -181,15 +182,7 @@ class RepoSettingsReader:
         try:
             text = await self._hub.read_text(path, f"read {FILE_NAME}", MAX_FILE_BYTES + 1)
         except NotFound:
-            found = RepoSettings()
-        else:
-            too_large = len(text.encode()) > MAX_FILE_BYTES
-            found = (
-                RepoSettings(found=True, problem=f"it is larger than {MAX_FILE_BYTES} bytes")
-                if too_large
-                else parse(text)
-            )
-        self._cache[key] = found
-        while len(self._cache) > CACHED_REVISIONS:
-            self._cache.popitem(last=False)
-        return found
+            return RepoSettings()
+        if len(text.encode()) > MAX_FILE_BYTES:
+            return RepoSettings(found=True, problem=f"it is larger than {MAX_FILE_BYTES} bytes")
+        return parse(text)

@@ -36,16 +36,10 @@ from bot.hub.token import (
     TokenRights,
     rights_of,
 )
-from bot.inference import GenerationParameters, model_for
-from bot.services import (
-    find_route,
-    hub_client,
-    hub_http_client,
-    load_prompts,
-    model_http_client,
-    model_limits,
-    store_options,
-)
+from bot.inference.models import GenerationParameters, model_for
+from bot.services.clients import hub_client, hub_http_client, model_http_client, model_limits
+from bot.services.options import find_route, store_options
+from bot.services.parts import load_prompts
 from bot.store import StoreUnavailable, open_store
 from bot.store.location import lost_at_restart
 from bot.upstream import RetryPolicy

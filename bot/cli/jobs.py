@@ -14,15 +14,14 @@ import os
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from bot.answer.prompts import Prompts
 from bot.cli.output import one_line, printer
 from bot.config import Settings
 from bot.decide import Decider
 from bot.errors import BotError
 from bot.events import Ignore, PayloadError, parse_payload
-from bot.services import load_prompts, open_services, store_options
+from bot.services.options import store_options
 from bot.store import (
     DeliveryOutcome,
     DeliveryRecord,
@@ -37,6 +36,9 @@ from bot.store import (
     open_store,
 )
 from bot.store.records import REPLAYABLE
+
+if TYPE_CHECKING:  # the reply machinery is imported by `job` when it runs, not by `serve`
+    from bot.answer.prompts import Prompts
 
 T = TypeVar("T")
 RETRY_PREFIX = "retry-"  # delivery log rows that record an operator's retry
@@ -179,6 +181,8 @@ async def _with_store(settings: Settings, use: Callable[[Store], Awaitable[T]]) 
 
 
 def run_job(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.parts import load_prompts
+
     raw = os.environ.get("WEBHOOK_PAYLOAD", "")
     if not raw.strip():
         raise BotError("WEBHOOK_PAYLOAD is empty: a Hub Job started by a webhook sets it")
@@ -197,6 +201,8 @@ def run_job(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _automate(settings: Settings, prompts: Prompts, body: bytes) -> int:
     """Job mode for a repo event: run each automation job it makes, here and now."""
+    from bot.services.assembly import open_services
+
     say = printer(settings).say
     async with open_services(settings, None, prompts) as services:
         matched = services.matcher.match(body) if services.matcher else None
@@ -221,6 +227,8 @@ async def _automate(settings: Settings, prompts: Prompts, body: bytes) -> int:
 
 
 async def _answer(settings: Settings, prompts: Prompts, payload: Any) -> int:
+    from bot.services.assembly import open_services
+
     say = printer(settings).say
     async with open_services(settings, None, prompts) as services:
         try:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from bot.answer.prompt_folders import prompt_folders
 from bot.cli.jobs import add_job_commands
 from bot.cli.output import Printer, one_line, printer
 from bot.cli.send import add_send_command
@@ -22,7 +23,6 @@ from bot.cli.webhooks import add_webhook_commands
 from bot.config import Settings, load_settings
 from bot.errors import BotError
 from bot.logs import configure_logging
-from bot.services import load_prompts
 from bot.web.app import create_app
 from bot.web.server import listen
 from bot.web.server import serve as serve_app
@@ -57,10 +57,9 @@ class Parser(argparse.ArgumentParser):
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     sock = listen(settings.host, settings.port)  # deliveries wait in its backlog from now on
-    prompts = load_prompts(settings)
+    prompt_folders(settings.prompt_folder, settings.prompt_sets)  # the templates: once serving
     found = asyncio.run(discover(settings))
     show_banner(banner(settings, found), settings.log_format, printer(settings).say)
-    app = create_app(settings, found.bot, prompts, route=found.route)
     # What exists now lives as long as the process: keep the garbage collector off it.
     gc.freeze()
     # A delivery's objects are freed by reference counting the moment it is answered; a
@@ -68,7 +67,13 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # a second the benchmark measured. Cycles still get collected, 50,000 allocations apart.
     gc.set_threshold(50_000, 10, 10)
     gc.enable()  # off since bot/__main__.py, for a faster start
-    serve_app(app, settings, sock)
+    # Deliveries are answered first; the prompts are checked and the replies loaded right
+    # after (bot/web/replies.py): a template with a mistake stops the bot there, exit 1.
+    serve_app(
+        lambda stop: create_app(settings, found.bot, route=found.route, on_failure=stop),
+        settings,
+        sock,
+    )
     return 0
 
 

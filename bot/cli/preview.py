@@ -55,16 +55,10 @@ from bot.handlers.command import Commands, command_word
 from bot.hub.client import HubClient, Whoami
 from bot.hub.jobs import HubJobs
 from bot.redact import Redactor
-from bot.services import (
-    composer,
-    find_route,
-    hub_client,
-    hub_http_client,
-    load_prompts,
-    model_http_client,
-    models,
-)
 from bot.services.automations import automation_rules
+from bot.services.clients import hub_client, hub_http_client, model_http_client
+from bot.services.options import find_route
+from bot.services.parts import composer, load_prompts, models
 from bot.store.records import AutomationRun
 from bot.upstream import RetryPolicy
 

@@ -14,7 +14,9 @@ from bot.decide import Decider
 from bot.errors import BotError, UpstreamError
 from bot.events import DiscussionRef, Identity, Mention
 from bot.hub.client import HubClient
-from bot.services import gatherer, store_options, viewer_http_client
+from bot.services.clients import viewer_http_client
+from bot.services.options import store_options
+from bot.services.parts import gatherer
 from bot.store import StoreUnavailable, open_store
 
 

@@ -25,7 +25,8 @@ from bot.cli.output import one_line, printer
 from bot.config import Settings
 from bot.errors import BotError, UpstreamError
 from bot.hub.client import Whoami
-from bot.services import hub_client, hub_http_client, store_options
+from bot.services.clients import hub_client, hub_http_client
+from bot.services.options import store_options
 from bot.store import JobStatus, JobSummary, open_store
 from bot.store.records import FINISHED
 from bot.upstream import RetryPolicy

@@ -23,7 +23,8 @@ from bot.errors import StoreUnavailable, TransientError, UpstreamError
 from bot.events import Identity
 from bot.hub.client import HubClient, Whoami
 from bot.inference.routing import Route
-from bot.services import find_route, hub_client, hub_http_client, store_options
+from bot.services.clients import hub_client, hub_http_client
+from bot.services.options import find_route, store_options
 from bot.store import open_store
 from bot.store.location import lost_at_restart
 from bot.upstream import RetryPolicy

@@ -18,7 +18,7 @@ from bot.config import Settings
 from bot.errors import BotError
 from bot.hub.client import HubClient
 from bot.hub.webhook_watch import state_of
-from bot.services import hub_client, hub_http_client
+from bot.services.clients import hub_client, hub_http_client
 from bot.upstream import RetryPolicy
 
 WATCH_TYPES = ("user", "org", "model", "dataset", "space")

@@ -27,7 +27,7 @@ from bot.answer.repo_settings import FILE_NAME, InForce
 from bot.answer.thread import ThreadComment, earlier_comments
 from bot.decide import visible_prose
 from bot.events import Identity, Mention
-from bot.inference import ModelRequest
+from bot.inference.models import ModelRequest
 
 PAUSED_MARK = "<!-- hub-discussion-bot paused -->"
 RESUMED_MARK = "<!-- hub-discussion-bot resumed -->"

@@ -25,7 +25,7 @@ from bot.hub.client import HubClient, Whoami
 from bot.hub.jobs import HubJobs
 from bot.metrics import Metrics
 from bot.services.clients import hub_limits
-from bot.services.parts import guard_rules
+from bot.services.options import guard_rules
 from bot.store import Store
 from bot.upstream import RetryPolicy
 

@@ -1,5 +1,5 @@
-"""The bot's parts, each built from settings: the only place (with the command line) that
-reads `Settings`; every part gets a small frozen option object of its own."""
+"""The reply machinery's parts, each built from settings (the receiving half's options are in
+`options`): every part gets a small frozen option object of its own."""
 
 from __future__ import annotations
 
@@ -16,68 +16,25 @@ from bot.answer.prompts import Prompts
 from bot.answer.repo_settings import RepoSettingsReader
 from bot.config import Settings
 from bot.errors import ModelNotServed
-from bot.guards import GuardRules
 from bot.handlers.command import Commands
 from bot.handlers.conversation import Conversation, ConversationOptions
 from bot.handlers.follow_up import FollowUpRules
 from bot.handlers.mention import Attempts, ReplyOptions
 from bot.hub.client import HubClient
-from bot.inference import GenerationParameters, Model, Models, model_for
-from bot.inference.routing import NotServed, Route, RouteOptions, custom_route, resolve
-from bot.redact import Redactor
-from bot.services.clients import (
-    hub_client,
-    hub_http_client,
-    hub_limits,
-    model_http_client,
-    model_limits,
-)
+from bot.inference.models import GenerationParameters, Model, Models, model_for
+from bot.inference.routing import NotServed, Route
+from bot.services.clients import hub_limits, model_limits
+from bot.services.options import find_route
 from bot.sources.files import RepoFiles
 from bot.sources.lookups import LookupOptions, Lookups
 from bot.sources.viewer import Viewer
-from bot.store import Limits, StoreOptions
 from bot.upstream import Observer, RetryPolicy, ignore_call
-
-PROBE_TIMEOUT = 5.0  # seconds a custom INFERENCE_URL gets to say what it serves
 
 
 def parameters(settings: Settings) -> GenerationParameters:
     return GenerationParameters(
         settings.max_new_tokens, settings.temperature, settings.top_p, settings.reasoning_effort
     )
-
-
-def route_options(settings: Settings) -> RouteOptions:
-    return RouteOptions(
-        model=settings.model_id,
-        api=settings.inference_api,
-        provider=settings.inference_provider,
-        policy=settings.inference_policy,
-        router=settings.inference_router_url,
-        hub=settings.hf_endpoint,
-        url=settings.inference_url,
-        url_model=settings.inference_model,
-    )
-
-
-async def find_route(
-    settings: Settings,
-    hub: HubClient,
-    transport: httpx.AsyncBaseTransport | None = None,
-    hub_transport: httpx.AsyncBaseTransport | None = None,
-) -> Route:
-    """INFERENCE_URL as configured (probed on a short-lived client of its own, with a short
-    timeout), or what the Hub says serves INFERENCE_MODEL, asked with the token that will call
-    the model (INFERENCE_TOKEN when set: the Hub's answer may depend on who asks)."""
-    if settings.inference_url:
-        async with model_http_client(settings, transport, timeout=PROBE_TIMEOUT) as http:
-            return await custom_route(route_options(settings), http)
-    if settings.inference_token is None:
-        return await resolve(route_options(settings), hub)
-    as_model = settings.model_copy(update={"hf_token": settings.inference_token})
-    async with hub_http_client(as_model, hub_transport) as http:
-        retry = RetryPolicy(budget=settings.retry_budget)
-        return await resolve(route_options(settings), hub_client(as_model, http, retry))
 
 
 def models(
@@ -143,18 +100,6 @@ def gatherer(
     return Gatherer(hub, ContextReader(hub, budgets), lookups(settings, hub, viewer_http))
 
 
-def guard_rules(settings: Settings) -> GuardRules:
-    return GuardRules(
-        allow_repos=settings.allow_repos,
-        deny_repos=settings.deny_repos,
-        allow_authors=settings.allow_authors,
-        deny_authors=settings.deny_authors,
-        answer_private_repos=settings.answer_private_repos,
-        answer_closed=settings.answer_closed,
-        answer_pull_requests=settings.answer_pull_requests,
-    )
-
-
 def load_prompts(settings: Settings) -> Prompts:
     """Every prompt set the settings name, checked, and the command templates with them (and
     the progress comment's, when PROGRESS_COMMENT is on)."""
@@ -180,25 +125,6 @@ def conversation(settings: Settings, composer: Composer, hub: HubClient) -> Conv
         rules=FollowUpRules(settings.follow_up_hours, settings.follow_up_turns),
     )
     return Conversation(composer, RepoSettingsReader(hub), commands, options)
-
-
-def store_options(settings: Settings, redact: Callable[[str], str] | None = None) -> StoreOptions:
-    """Where the store lives and its reply limits; `redact` (default: the settings' secrets)
-    is applied to every reason it keeps."""
-    url = settings.database_url.get_secret_value() if settings.database_url else None
-    limits = Limits(
-        settings.replies_per_discussion_hour,
-        settings.replies_per_author_hour,
-        settings.replies_per_day,
-    )
-    return StoreOptions(
-        settings.data_dir,
-        settings.database_path,
-        url,
-        pool_size=settings.concurrency + 4,  # the worker's runners, and some for deliveries
-        limits=limits,
-        redact=redact or Redactor(settings.secrets),
-    )
 
 
 def reply_options(settings: Settings) -> ReplyOptions:

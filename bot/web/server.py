@@ -20,7 +20,7 @@ import resource
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import uvicorn
@@ -187,12 +187,24 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-def serve(app: Any, settings: Settings, sock: socket.socket) -> None:
-    """Serve `app` on `sock` (from `listen`) until SIGTERM, SIGINT or SIGHUP."""
+def serve(
+    make_app: Callable[[Callable[[BaseException], None]], Any],
+    settings: Settings,
+    sock: socket.socket,
+) -> None:
+    """Serve the app `make_app(stop)` makes on `sock` (from `listen`) until SIGTERM, SIGINT or
+    SIGHUP, or until the app calls `stop(exc)`: then it stops as for SIGTERM, and `exc` is
+    raised here."""
     open_files = raise_open_files_limit()
     quiet_resource_errors()
+    stopped_by: list[BaseException] = []
+
+    def stop(exc: BaseException) -> None:
+        stopped_by.append(exc)
+        server.should_exit = True
+
     config = uvicorn.Config(
-        app,
+        make_app(stop),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -214,3 +226,5 @@ def serve(app: Any, settings: Settings, sock: socket.socket) -> None:
 
     with asyncio.Runner(loop_factory=config.get_loop_factory()) as runner:
         runner.run(run())
+    if stopped_by:
+        raise stopped_by[0]

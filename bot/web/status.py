@@ -15,16 +15,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import hashlib
 import hmac
 import re
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup, escape
 from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.requests import Request
@@ -34,8 +34,13 @@ from bot.config import Secret
 from bot.errors import StoreUnavailable
 from bot.hub.webhook_watch import WebhookState
 from bot.metrics import UpstreamHealth
-from bot.services import Services
+from bot.services.receiving import Receiving
 from bot.web.verdict import Seen, verdict
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
+    from bot.web.replies import Replies
 
 DAY = 86400.0
 REFRESH_EVERY = 30  # seconds; a meta refresh, so no script is needed
@@ -43,10 +48,6 @@ REFRESH_SOON = 5  # seconds, while the webhook has not been looked up yet
 FIRST_LOOK = 2.0  # seconds the first view waits for the webhook's first look-up
 FLUSH_WAIT = 0.5  # seconds a view waits for the delivery log to be written before reading it
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0")  # noqa: S104 - names, not binds
-_pages = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
-    autoescape=select_autoescape(["html"]),
-)
 
 
 def breakable(text: object) -> Markup:
@@ -56,7 +57,18 @@ def breakable(text: object) -> Markup:
     return Markup(shown)  # noqa: S704 - escaped above
 
 
-_pages.filters["breakable"] = breakable
+@functools.cache
+def _pages() -> Environment:
+    """The page's templates, loaded at the first view: a bot that is starting has deliveries
+    to answer first."""
+    from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+    pages = Environment(
+        loader=FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=select_autoescape(["html"]),
+    )
+    pages.filters["breakable"] = breakable
+    return pages
 
 
 def _authorised(request: Request, token: Secret | None) -> bool:
@@ -105,7 +117,7 @@ def _failing_since(health: UpstreamHealth) -> float | None:
     return since
 
 
-async def _read_store(services: Services) -> tuple[Any, ...]:
+async def _read_store(services: Receiving) -> tuple[Any, ...]:
     """Counts and listings, or (empty ones and) why the store could not be read."""
     store = services.store
     # The upkeep writes the delivery log ten times a second; a view waits a moment for rows
@@ -124,7 +136,7 @@ async def _read_store(services: Services) -> tuple[Any, ...]:
     return (*read, None)
 
 
-async def _webhook(services: Services) -> WebhookState | None:
+async def _webhook(services: Receiving) -> WebhookState | None:
     """What was last learnt of the webhook; on the first view, its first look-up (briefly)."""
     watch = services.webhooks
     if watch.current() is None:
@@ -134,7 +146,8 @@ async def _webhook(services: Services) -> WebhookState | None:
 
 
 async def status_page(request: Request) -> Response:
-    services: Services = request.state.services
+    services: Receiving = request.state.receiving
+    replies: Replies = request.state.replies
     deployment = services.deployment
     if not _authorised(request, deployment.status_token):
         return _refusal()
@@ -142,7 +155,7 @@ async def status_page(request: Request) -> Response:
     (jobs_count, deliveries_today, deliveries, jobs, unreadable), webhook = await asyncio.gather(
         _read_store(services), _webhook(services)
     )
-    route = services.models.route
+    route = await replies.route()
     known = services.whoami.known
     local_url = urlsplit(deployment.webhook_url).hostname in LOCAL_HOSTS
     seen = Seen(
@@ -154,33 +167,39 @@ async def status_page(request: Request) -> Response:
         deployment.state_lost,
         unreadable,
     )
-    html = _pages.get_template("status.html").render(
-        now=time.time(),
-        refresh_every=REFRESH_EVERY if webhook else REFRESH_SOON,
-        verdict=verdict(seen),
-        bot=known,
-        handle=known.handle if known else deployment.handle,
-        webhook_url=deployment.webhook_url,
-        local_url=local_url,
-        webhook=webhook,
-        hub_url=deployment.hub_url,
-        route_text=route.describe() if route else "(how it is served: asked before the next reply)",
-        health=services.metrics.health,
-        rejected=services.metrics.rejected,
-        store=store,
-        state_lost=deployment.state_lost,
-        unreadable=unreadable,
-        jobs_count=jobs_count,
-        depth=store.depth_now,
-        oldest=store.oldest_age_now,
-        # Refused deliveries are counted by the metric: the log keeps one per interval.
-        deliveries_today={k: n for k, n in deliveries_today.items() if k != "unauthorised"},
-        deliveries=deliveries,
-        jobs=jobs,
-        ago=_ago,
-        utc=_utc,
-        in_future=_in_future,
-        failing_since=_failing_since,
+    html = (
+        _pages()
+        .get_template("status.html")
+        .render(
+            now=time.time(),
+            refresh_every=REFRESH_EVERY if webhook else REFRESH_SOON,
+            verdict=verdict(seen),
+            bot=known,
+            handle=known.handle if known else deployment.handle,
+            webhook_url=deployment.webhook_url,
+            local_url=local_url,
+            webhook=webhook,
+            hub_url=deployment.hub_url,
+            route_text=route.describe()
+            if route
+            else "(how it is served: asked before the next reply)",
+            health=services.metrics.health,
+            rejected=services.metrics.rejected,
+            store=store,
+            state_lost=deployment.state_lost,
+            unreadable=unreadable,
+            jobs_count=jobs_count,
+            depth=store.depth_now,
+            oldest=store.oldest_age_now,
+            # Refused deliveries are counted by the metric: the log keeps one per interval.
+            deliveries_today={k: n for k, n in deliveries_today.items() if k != "unauthorised"},
+            deliveries=deliveries,
+            jobs=jobs,
+            ago=_ago,
+            utc=_utc,
+            in_future=_in_future,
+            failing_since=_failing_since,
+        )
     )
     return HTMLResponse(html, headers={"Cache-Control": "no-store"})
 
@@ -191,7 +210,7 @@ async def favicon(request: Request) -> Response:
 
 
 async def metrics_page(request: Request) -> Response:
-    services: Services = request.state.services
+    services: Receiving = request.state.receiving
     if not _authorised(request, services.deployment.status_token):
         return _refusal()
     return Response(services.metrics.render(), media_type=CONTENT_TYPE_LATEST)
