@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from bot.answer.prompts import Prompts
     from bot.services.assembly import Services
 
-log = logging.getLogger("bot.app")
 # What waited in the backlog while the bot started is answered before the loading begins.
 ANSWER_FIRST = 0.05  # seconds
 
