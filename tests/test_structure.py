@@ -103,3 +103,35 @@ def test_serving_starts_without_the_reply_machinery() -> None:
         cwd=PACKAGE.parent,
     ).stdout.split()  # fmt: skip
     assert [name for name in loaded if name.startswith(REPLY_MACHINERY)] == []
+
+
+RULES = """
+rules:
+  - name: review-cards
+    on: {repo_type: model, repos: ["acme/*"], event: push}
+    do: card_review
+"""
+
+
+def test_the_receiving_half_with_automations_loads_no_reply_machinery(tmp_path: Path) -> None:
+    # With rules, the receiver needs their matcher at once; the handler that runs them is
+    # built with the replies.
+    (tmp_path / "automations.yaml").write_text(RULES)
+    script = (
+        "import asyncio, sys\n"
+        "from bot.config import load_settings\n"
+        "from bot.services.receiving import open_receiving\n"
+        "settings = load_settings({'AUTOMATIONS_FILE': sys.argv[1], 'DATA_DIR': sys.argv[2]},"
+        " env_file=None, required=())\n"
+        "async def main():\n"
+        "    async with open_receiving(settings, None) as receiving:\n"
+        "        assert receiving.matcher is not None\n"
+        "asyncio.run(main())\n"
+        "print(*sys.modules)\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "automations.yaml"), str(tmp_path)],
+        capture_output=True, text=True, check=True, cwd=PACKAGE.parent,
+    ).stdout.split()  # fmt: skip
+    assert "bot.automations.matching" in loaded
+    assert [name for name in loaded if name.startswith(REPLY_MACHINERY)] == []

@@ -167,6 +167,7 @@ class Kept:
             self._values.move_to_end(key)
             return await asyncio.shield(kept[1])
         future: asyncio.Future[T] = asyncio.ensure_future(read())
+        future.add_done_callback(_seen)
         self._values[key] = (now, future)
         while len(self._values) > self._size:
             self._values.popitem(last=False)
@@ -176,6 +177,13 @@ class Kept:
             if self._values.get(key, (0, None))[1] is future:
                 del self._values[key]  # a failure is not kept: the next mention asks again
             raise
+
+
+def _seen(future: asyncio.Future[Any]) -> None:
+    """A shared read goes on when everyone waiting for it was cancelled (at shutdown); its
+    failure then is nobody's to hear, not an "exception was never retrieved" warning."""
+    if not future.cancelled():
+        future.exception()
 
 
 class ContextReader:

@@ -70,7 +70,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # Deliveries are answered first; the prompts are checked and the replies loaded right
     # after (bot/web/replies.py): a template with a mistake stops the bot there, exit 1.
     serve_app(
-        lambda stop: create_app(settings, found.bot, route=found.route, on_failure=stop),
+        lambda stop, stopping: create_app(
+            settings, found.bot, route=found.route, on_failure=stop, stopping=stopping
+        ),
         settings,
         sock,
     )

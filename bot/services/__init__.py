@@ -10,7 +10,8 @@ answers deliveries with it while the rest is loaded.
     receiving.py    the receiving half: store, clients, whoami, guards, metrics, webhook watch
     parts.py        the reply machinery's parts, each built from settings
     assembly.py     the whole: the receiving half with the replies on it (Services)
-    automations.py  the automations' parts, imported only when there is an AUTOMATIONS_FILE
+    automations.py  the automations' rules and matcher, only when there is an AUTOMATIONS_FILE
+    automation_flow.py  the handler of automation jobs, built with the replies when there are rules
 
 Nothing is imported here, so that importing one of them loads only what it needs.
 """

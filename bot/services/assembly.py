@@ -5,6 +5,7 @@ answering (`with_replies`)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from bot.store import Store
 from bot.store.records import JobKind
 from bot.upstream import RetryPolicy
 
-if TYPE_CHECKING:  # imported when there are rules to run: bot/services/automations.py
+if TYPE_CHECKING:  # imported when there are rules to run: bot/services/automation_flow.py
     from bot.automations.matching import Matcher
     from bot.handlers.automation import AutomationFlow
 
@@ -79,6 +80,14 @@ def with_replies(
         model_transport,
     )  # fmt: skip
     writer = composer(settings, prompts, chosen, receiving.redact)
+    automations = None
+    if receiving.rules:  # the automations' modules only when there are rules
+        from bot.services.automation_flow import automation_flow
+
+        automations = automation_flow(
+            settings, receiving.rules, hub, receiving.hub_http, receiving.retry, receiving.store,
+            receiving.whoami, metrics, os.environ,
+        )  # fmt: skip
     flow = ReplyFlow(
         gatherer(settings, hub, receiving.viewer_http),
         writer,
@@ -90,7 +99,7 @@ def with_replies(
     )
     return Services(
         receiving.deployment, receiving.store, hub, receiving.whoami, receiving.guards, chosen,
-        flow, metrics, receiving.webhooks, receiving.automations, receiving.matcher,
+        flow, metrics, receiving.webhooks, automations, receiving.matcher,
         conversation(settings, writer, hub),
     )  # fmt: skip
 

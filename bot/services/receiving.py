@@ -1,5 +1,6 @@
 """The half of the bot that answers deliveries: the store, the HTTP clients, who the bot is,
-the guards, the metrics, the webhook watch (and the automations' rules, when there are any).
+the guards, the metrics, the webhook watch (and the automations' rules and matcher, when there
+are any).
 
 `python -m bot` opens it and answers its first delivery with it while the reply machinery
 (`assembly.with_replies`: prompts, model, lookups, handlers) is still being loaded, so nothing
@@ -8,7 +9,6 @@ here imports that machinery.
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -31,7 +31,7 @@ from bot.upstream import RetryPolicy
 
 if TYPE_CHECKING:  # imported when there are rules to run: bot/services/automations.py
     from bot.automations.matching import Matcher
-    from bot.handlers.automation import AutomationFlow
+    from bot.automations.rules import Rules
 
 
 @dataclass
@@ -45,9 +45,10 @@ class Receiving:
     webhooks: WebhookWatch
     redact: Redactor
     retry: RetryPolicy
+    hub_http: httpx.AsyncClient
     model_http: httpx.AsyncClient
     viewer_http: httpx.AsyncClient
-    automations: AutomationFlow | None = None  # None: no AUTOMATIONS_FILE
+    rules: Rules | None = None  # None: no AUTOMATIONS_FILE, or no rule in it
     matcher: Matcher | None = None
 
 
@@ -77,16 +78,15 @@ async def open_receiving(
         whoami = Whoami(hub, settings.bot_username, known=bot)
         if bot is not None:  # asked of the Hub at startup, a moment ago
             metrics.health["Hub"].last_success = time.time()
-        automations, matcher = None, None
+        rules, matcher = None, None
         if settings.automations_path is not None:
-            from bot.services.automations import automations as automation_parts
+            from bot.services.automations import automation_rules
+            from bot.services.automations import matcher as automations_matcher
 
-            parts = automation_parts(
-                settings, hub, hub_http, retry, store, whoami, metrics, os.environ
-            )
-            automations, matcher = parts if parts else (None, None)
+            rules = automation_rules(settings) or None
+            matcher = automations_matcher(settings, rules) if rules else None
         yield Receiving(
             deployment(settings), store, hub, whoami, Guards(guard_rules(settings)), metrics,
-            WebhookWatch(hub, settings.webhook_url), redact, retry, model_http, viewer_http,
-            automations, matcher,
+            WebhookWatch(hub, settings.webhook_url), redact, retry, hub_http, model_http,
+            viewer_http, rules, matcher,
         )  # fmt: skip

@@ -49,9 +49,11 @@ def create_app(
     retry: RetryPolicy | None = None,
     route: ModelRoute | None = None,
     on_failure: Callable[[BaseException], None] = _log_failure,
+    stopping: Callable[[], bool] = lambda: False,
 ) -> Starlette:
     """`prompts`: checked already, or None to load them once deliveries are being answered;
-    `on_failure` hears why the replies could not be loaded (`python -m bot` then stops)."""
+    `on_failure` hears why the replies could not be loaded (`python -m bot` then stops);
+    `stopping` says whether the server is on its way out (no worker is started then)."""
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
@@ -74,7 +76,7 @@ def create_app(
             )
             upkeep = receiving.store.upkeep(settings.retention_days * 86400, replies.notify)
             upkeep.start()
-            loading = asyncio.create_task(replies.load(on_failure), name="load-replies")
+            loading = asyncio.create_task(replies.load(on_failure, stopping), name="load-replies")
             try:
                 yield {"receiver": receiver, "receiving": receiving, "replies": replies}
             finally:

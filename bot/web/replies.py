@@ -54,8 +54,11 @@ class Replies:
         if self._worker is not None:
             self._worker.notify()
 
-    async def load(self, on_failure: Callable[[BaseException], None]) -> None:
-        """Load the machinery, then start the worker; a failure goes to `on_failure`."""
+    async def load(
+        self, on_failure: Callable[[BaseException], None], stopping: Callable[[], bool]
+    ) -> None:
+        """Load the machinery, then start the worker, unless the server is `stopping` by then
+        (what is queued waits for the next start); a failure goes to `on_failure`."""
         try:
             await asyncio.sleep(ANSWER_FIRST)
             from bot.services.assembly import with_replies
@@ -66,10 +69,16 @@ class Replies:
             services = with_replies(
                 self._settings, self._receiving, prompts, self._route, self._model_transport
             )
+        except asyncio.CancelledError:
+            self._loaded.cancel()  # the status page waits for nothing
+            raise
         except Exception as exc:
             self._loaded.set_exception(exc)
             self._loaded.exception()  # said by on_failure, not as "never retrieved"
             on_failure(exc)
+            return
+        if stopping():
+            self._loaded.cancel()
             return
         settings = self._settings
         self._worker = Worker(

@@ -188,13 +188,13 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    make_app: Callable[[Callable[[BaseException], None]], Any],
+    make_app: Callable[[Callable[[BaseException], None], Callable[[], bool]], Any],
     settings: Settings,
     sock: socket.socket,
 ) -> None:
-    """Serve the app `make_app(stop)` makes on `sock` (from `listen`) until SIGTERM, SIGINT or
-    SIGHUP, or until the app calls `stop(exc)`: then it stops as for SIGTERM, and `exc` is
-    raised here."""
+    """Serve the app `make_app(stop, stopping)` makes on `sock` (from `listen`) until SIGTERM,
+    SIGINT or SIGHUP, or until the app calls `stop(exc)`: then it stops as for SIGTERM, and
+    `exc` is raised here. `stopping()` tells the app whether the server is on its way out."""
     open_files = raise_open_files_limit()
     quiet_resource_errors()
     stopped_by: list[BaseException] = []
@@ -204,7 +204,7 @@ def serve(
         server.should_exit = True
 
     config = uvicorn.Config(
-        make_app(stop),
+        make_app(stop, lambda: server.should_exit),
         host=settings.host,
         port=settings.port,
         loop="uvloop",
