@@ -1,6 +1,6 @@
 """The shape issue 17 set for the package, kept: settings read by the assemblies alone, no
-import circles, no module past 300 lines. Read from the source (ast); only the last test imports
-the command line, in a process of its own."""
+import circles, no module past 300 lines. Read from the source (ast); the last two tests import
+the package, each in a process of its own."""
 
 from __future__ import annotations
 
@@ -93,16 +93,24 @@ REPLY_MACHINERY = (
 )  # fmt: skip
 
 
+def loaded_by(script: str, *args: str) -> list[str]:
+    """The modules `script` leaves loaded, run apart, so that nothing this test suite imported
+    counts."""
+    return subprocess.run(
+        [sys.executable, "-c", f"{script}\nimport sys; print(*sys.modules)", *args],
+        capture_output=True, text=True, check=True, cwd=PACKAGE.parent,
+    ).stdout.split()  # fmt: skip
+
+
+def reply_machinery(loaded: list[str]) -> list[str]:
+    return [name for name in loaded if name.startswith(REPLY_MACHINERY)]
+
+
 def test_serving_starts_without_the_reply_machinery() -> None:
     # `python -m bot` answers its first deliveries before it loads the prompts, the model's
     # backends, the lookups and the handlers (bot/web/replies.py): what it imports to start
-    # must not pull them in. Run apart, so that nothing this test suite imported counts.
-    script = "import sys, bot.cli.main; print(*sys.modules)"
-    loaded = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=True,
-        cwd=PACKAGE.parent,
-    ).stdout.split()  # fmt: skip
-    assert [name for name in loaded if name.startswith(REPLY_MACHINERY)] == []
+    # must not pull them in.
+    assert reply_machinery(loaded_by("import bot.cli.main")) == []
 
 
 RULES = """
@@ -126,12 +134,8 @@ def test_the_receiving_half_with_automations_loads_no_reply_machinery(tmp_path: 
         "async def main():\n"
         "    async with open_receiving(settings, None) as receiving:\n"
         "        assert receiving.matcher is not None\n"
-        "asyncio.run(main())\n"
-        "print(*sys.modules)\n"
+        "asyncio.run(main())"
     )
-    loaded = subprocess.run(
-        [sys.executable, "-c", script, str(tmp_path / "automations.yaml"), str(tmp_path)],
-        capture_output=True, text=True, check=True, cwd=PACKAGE.parent,
-    ).stdout.split()  # fmt: skip
+    loaded = loaded_by(script, str(tmp_path / "automations.yaml"), str(tmp_path))
     assert "bot.automations.matching" in loaded
-    assert [name for name in loaded if name.startswith(REPLY_MACHINERY)] == []
+    assert reply_machinery(loaded) == []
