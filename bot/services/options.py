@@ -34,13 +34,13 @@ class Deployment:
     state_lost: str | None  # why state would not survive a restart, if it would not
 
 
-def deployment(settings: Settings) -> Deployment:
+def deployment(settings: Settings, store: StoreOptions) -> Deployment:
     return Deployment(
         settings.hf_endpoint,
         settings.bot_username,
         settings.webhook_url,
         settings.status_token,
-        lost_at_restart(store_options(settings).sqlite_dir, settings.space_host),
+        lost_at_restart(store.sqlite_dir, settings.space_host),
     )
 
 

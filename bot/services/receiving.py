@@ -66,7 +66,8 @@ async def open_receiving(
     redact = Redactor(settings.secrets)
     metrics = Metrics(redact)
     async with AsyncExitStack() as stack:
-        store = await open_store(store_options(settings, redact))
+        options = store_options(settings, redact)
+        store = await open_store(options)
         stack.push_async_callback(store.close)
         metrics.watch(store)
         hub_http = await stack.enter_async_context(hub_http_client(settings, hub_transport))
@@ -86,7 +87,7 @@ async def open_receiving(
             rules = automation_rules(settings) or None
             matcher = automations_matcher(settings, rules) if rules else None
         yield Receiving(
-            deployment(settings), store, hub, whoami, Guards(guard_rules(settings)), metrics,
-            WebhookWatch(hub, settings.webhook_url), redact, retry, hub_http, model_http,
-            viewer_http, rules, matcher,
+            deployment(settings, options), store, hub, whoami, Guards(guard_rules(settings)),
+            metrics, WebhookWatch(hub, settings.webhook_url), redact, retry, hub_http,
+            model_http, viewer_http, rules, matcher,
         )  # fmt: skip
